@@ -1,0 +1,161 @@
+"""Checkpoint folders (``config.json`` + ``model.safetensors``), Hub resolution and strict loading.
+
+The layout is huggingface_hub's ``PyTorchModelHubMixin`` one, so a folder written by
+:meth:`SDSTrack.save_pretrained` can be uploaded to the Hub as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import SDSTrackConfig
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be found, read, or does not fit the model; the message says how to fix it."""
+
+
+def write_folder(directory: str | Path, config: SDSTrackConfig, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config.save(directory / CONFIG_NAME)
+    tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in state_dict.items()}
+    save_file(tensors, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+
+
+def read_folder(
+    directory: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[SDSTrackConfig, dict[str, torch.Tensor]]:
+    """Read the config and the tensors of a checkpoint folder."""
+    directory = Path(directory)
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        if not (directory / name).is_file():
+            raise CheckpointError(
+                f"{directory} has no {name}; a checkpoint folder holds {CONFIG_NAME} and {WEIGHTS_NAME} "
+                "(write one with SDSTrack.save_pretrained or `sdstrack convert`)"
+            )
+    config = SDSTrackConfig.load(directory / CONFIG_NAME)
+    try:
+        state_dict = load_file(str(directory / WEIGHTS_NAME), device=str(map_location))
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(
+            f"{directory / WEIGHTS_NAME} is not a readable safetensors file ({err}); it is probably truncated "
+            "or corrupted: download or convert it again"
+        ) from err
+    return config, state_dict
+
+
+def resolve(
+    name_or_path: str | Path,
+    *,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+) -> Path:
+    """Return a local folder holding the checkpoint: ``name_or_path`` itself, or a Hub snapshot.
+
+    A string that is not an existing folder is taken as a Hub repo id (``owner/name``) and its two files
+    are fetched with :func:`huggingface_hub.hf_hub_download`, which honours ``HF_HUB_OFFLINE``, the cache
+    and ``revision`` (branch, tag or commit hash).
+    """
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise CheckpointError(f"{path} is a file; pass the folder that holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+    repo_id = str(name_or_path)
+    files = []
+    for filename in (CONFIG_NAME, WEIGHTS_NAME):
+        try:
+            files.append(
+                hf_hub_download(
+                    repo_id,
+                    filename,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    local_files_only=local_files_only,
+                    token=token,
+                )
+            )
+        except HFValidationError as err:
+            raise CheckpointError(
+                f"{repo_id!r} is neither an existing local folder nor a valid Hub repo id ('owner/name'): "
+                "check the path"
+            ) from err
+        except LocalEntryNotFoundError as err:
+            if _hub_offline():
+                offline = "HF_HUB_OFFLINE=1 is set"
+            elif local_files_only:
+                offline = "local_files_only=True was passed"
+            else:
+                offline = "the Hub could not be reached"
+            raise CheckpointError(
+                f"{filename} of {repo_id!r} (revision {revision or 'main'}) is not in the Hugging Face cache "
+                f"({cache_dir or 'default cache'}) and {offline}. Either pass a local folder path, download "
+                "it once while online (unset HF_HUB_OFFLINE / drop local_files_only), or point cache_dir "
+                "at a cache that holds it."
+            ) from err
+        except RevisionNotFoundError as err:
+            raise CheckpointError(f"revision {revision!r} does not exist in Hub repo {repo_id!r}") from err
+        except RepositoryNotFoundError as err:
+            raise CheckpointError(
+                f"Hub repo {repo_id!r} was not found (or is private: pass token=...), and no local folder "
+                "has that name"
+            ) from err
+        except EntryNotFoundError as err:
+            raise CheckpointError(f"Hub repo {repo_id!r} has no {filename}; is it an sdstrack checkpoint?") from err
+    folders = {Path(f).parent for f in files}
+    if len(folders) != 1:
+        raise CheckpointError(f"{CONFIG_NAME} and {WEIGHTS_NAME} of {repo_id!r} resolved to different folders")
+    return folders.pop()
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def load_state_dict_strict(
+    module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint"
+) -> None:
+    """Load ``state_dict`` into ``module``; any missing, unexpected or mis-shaped key is an error."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    mismatched = sorted(
+        f"{name}: checkpoint {tuple(state_dict[name].shape)} vs model {tuple(expected[name].shape)}"
+        for name in set(expected) & set(state_dict)
+        if state_dict[name].shape != expected[name].shape
+    )
+    problems = []
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    if mismatched:
+        problems.append(f"shape mismatches {mismatched}")
+    if problems:
+        raise CheckpointError(
+            f"{source} does not fit the model built from its config: " + "; ".join(problems) + ". "
+            "The weights and config.json must come from the same conversion; convert the original "
+            "checkpoint again with `sdstrack convert`."
+        )
+    module.load_state_dict(state_dict, strict=True)

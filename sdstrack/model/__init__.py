@@ -1,0 +1,7 @@
+"""Pure ``nn.Module``s of the SDSTrack network: tensors in, tensors out."""
+
+from .backbone import Backbone
+from .head import CentreHead, decode_boxes
+from .network import SDSTrack, SDSTrackOutput
+
+__all__ = ["Backbone", "CentreHead", "SDSTrack", "SDSTrackOutput", "decode_boxes"]

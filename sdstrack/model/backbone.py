@@ -1,0 +1,258 @@
+"""The SDSTrack backbone: one ViT whose blocks are shared by an RGB path, an X path and a fusion path.
+
+Vocabulary (the paper's):
+
+* **template** tokens come from the 128x128 crop around the initial box, **search** tokens from the
+  256x256 crop around the previous box. Both modalities use the same position tables.
+* **adapters** are small bottleneck MLPs (``fc2(gelu(fc1(t)))``). The RGB path is a plain ViT block;
+  the X path adds an X adapter pair to every block; blocks listed in ``fusion_layers`` additionally run a
+  **fusion** pass, with their own adapter pair, in which every RGB token attends only to X tokens and
+  every X token only to RGB tokens.
+* **candidate elimination** (blocks in ``ce_layers``) drops, separately in each modality, the search
+  tokens that the template centre token attends to least; the survivors are scattered back to their
+  grid positions at the end.
+* **masked tokens**: a per-token boolean mask replaces patch tokens by zeros before the position
+  embedding. This is how the paper's masked self-distillation trains and how a missing sensor is fed.
+
+Everything here is tensors in, tensors out; no NumPy, no frames.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..config import SDSTrackConfig
+
+
+class Adapter(nn.Module):
+    """Bottleneck MLP ``fc2(gelu(fc1(t)))`` added beside a frozen sub-layer."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(tokens)))
+
+
+class AdapterPair(nn.Module):
+    """The two adapters one path adds to a block: after attention (``space``) and beside the MLP."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.space = Adapter(dim, hidden_dim)
+        self.mlp = Adapter(dim, hidden_dim)
+
+
+class Mlp(nn.Module):
+    """The transformer MLP: ``fc2(gelu(fc1(t)))`` with hidden size ``mlp_ratio * dim``."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(tokens)))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention that can also report one query's attention row.
+
+    ``cross_split=n`` turns it into the fusion pass's cross-modal attention over a concatenation
+    ``[A (n tokens) ; B]``: queries of A see only B's keys and queries of B see only A's keys.
+    ``score_query=i`` additionally returns the post-softmax attention weights of query ``i`` over all
+    keys, averaged over heads, shape (B, N): the candidate-elimination score.
+    """
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim**-0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(
+        self, tokens: Tensor, *, cross_split: int | None = None, score_query: int | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        batch, length, dim = tokens.shape
+        qkv = self.qkv(tokens).reshape(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        logits = (q @ k.transpose(-2, -1)) * self.scale
+        if cross_split is not None:
+            logits = logits.masked_fill(same_modality_mask(cross_split, length, tokens.device), float("-inf"))
+        weights = logits.softmax(dim=-1)
+        out = (weights @ v).transpose(1, 2).reshape(batch, length, dim)
+        query_row = weights[:, :, score_query].mean(dim=1) if score_query is not None else None
+        return self.proj(out), query_row
+
+
+def same_modality_mask(split: int, length: int, device: torch.device) -> Tensor:
+    """(length, length) bool, True where query and key belong to the same half of ``[A ; B]``."""
+    first = torch.arange(length, device=device) < split
+    return first[:, None] == first[None, :]
+
+
+class Block(nn.Module):
+    """One pre-norm transformer block with the adapters of the paths that use it.
+
+    The block's own weights (``norm1``, ``attn``, ``norm2``, ``mlp``) are shared by every path. A path
+    with adapters computes ``a = attn(norm1(t)); t = t + a + space(a)`` and
+    ``u = norm2(t); t = t + mlp(u) + adapter_scale * adapter_mlp(u)``; the RGB path passes no adapters.
+    The block is split into :meth:`attend` and :meth:`feed_forward` because candidate elimination
+    happens between the two.
+    """
+
+    def __init__(self, config: SDSTrackConfig, has_fusion: bool) -> None:
+        super().__init__()
+        dim = config.embed_dim
+        adapter_dim = int(dim * config.adapter_ratio)
+        self.adapter_scale = config.adapter_scale
+        self.norm1 = nn.LayerNorm(dim, eps=config.layernorm_eps)
+        self.attn = Attention(dim, config.num_heads, config.qkv_bias)
+        self.norm2 = nn.LayerNorm(dim, eps=config.layernorm_eps)
+        self.mlp = Mlp(dim, int(dim * config.mlp_ratio))
+        self.x_adapters = AdapterPair(dim, adapter_dim)
+        self.fusion_adapters = AdapterPair(dim, adapter_dim) if has_fusion else None
+
+    def attend(
+        self,
+        tokens: Tensor,
+        adapters: AdapterPair | None,
+        *,
+        cross_split: int | None = None,
+        score_query: int | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Attention sub-layer with its residual; returns the tokens and the optional score row."""
+        attended, query_row = self.attn(self.norm1(tokens), cross_split=cross_split, score_query=score_query)
+        if adapters is not None:
+            attended = attended + adapters.space(attended)
+        return tokens + attended, query_row
+
+    def feed_forward(self, tokens: Tensor, adapters: AdapterPair | None) -> Tensor:
+        """MLP sub-layer with its residual."""
+        normed = self.norm2(tokens)
+        update = self.mlp(normed)
+        if adapters is not None:
+            update = update + self.adapter_scale * adapters.mlp(normed)
+        return tokens + update
+
+
+def eliminate_candidates(
+    tokens: Tensor, scores: Tensor, num_template: int, keep: int, search_index: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Keep the template tokens and the ``keep`` best-scoring search tokens.
+
+    Args:
+        tokens: (B, T + S, C) template tokens followed by S search tokens.
+        scores: (B, S) attention of the template centre token to each search token.
+        num_template: T.
+        keep: how many search tokens survive.
+        search_index: (B, S) original grid position of each current search token.
+
+    Returns the (B, T + keep, C) tokens, search tokens in descending score order (the original
+    implementation's order), and their (B, keep) grid positions.
+    """
+    order = torch.sort(scores, dim=1, descending=True).indices[:, :keep]
+    search = tokens[:, num_template:].gather(1, order.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+    return torch.cat([tokens[:, :num_template], search], dim=1), search_index.gather(1, order)
+
+
+def scatter_search_tokens(search: Tensor, search_index: Tensor, num_search: int) -> Tensor:
+    """Put surviving search tokens back at their grid positions; eliminated positions are zeros."""
+    out = search.new_zeros(search.shape[0], num_search, search.shape[-1])
+    return out.scatter(1, search_index.unsqueeze(-1).expand(-1, -1, search.shape[-1]), search)
+
+
+class Backbone(nn.Module):
+    """Patch embeddings, shared position tables, the shared blocks and the final norm."""
+
+    def __init__(self, config: SDSTrackConfig) -> None:
+        super().__init__()
+        self.config = config
+        dim, patch = config.embed_dim, config.patch_size
+        self.rgb_patch_embed = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
+        self.x_patch_embed = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
+        self.template_pos_embed = nn.Parameter(torch.zeros(1, config.num_template_tokens, dim))
+        self.search_pos_embed = nn.Parameter(torch.zeros(1, config.num_search_tokens, dim))
+        self.blocks = nn.ModuleList(Block(config, i in config.fusion_layers) for i in range(config.depth))
+        self.norm = nn.LayerNorm(dim, eps=config.layernorm_eps)
+        self.search_tokens_kept = config.search_tokens_kept()
+
+    def embed(self, patch_embed: nn.Conv2d, template: Tensor, search: Tensor, mask: Tensor | None) -> Tensor:
+        """(B, T + S, C) tokens of one modality; masked tokens are zeroed before adding positions."""
+        tokens = torch.cat(
+            [patch_embed(template).flatten(2).transpose(1, 2), patch_embed(search).flatten(2).transpose(1, 2)], dim=1
+        )
+        if mask is not None:
+            tokens = tokens.masked_fill(mask.unsqueeze(-1), 0.0)
+        positions = torch.cat([self.template_pos_embed, self.search_pos_embed], dim=1)
+        return tokens + positions
+
+    def forward(
+        self,
+        template: Tensor,
+        search: Tensor,
+        rgb_mask: Tensor | None = None,
+        x_mask: Tensor | None = None,
+        return_fusion_tokens: bool = False,
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Run both modalities through the shared blocks.
+
+        Args:
+            template: (B, 6, Ht, Wt) normalised template crop, RGB in channels 0-2, X in 3-5.
+            search: (B, 6, Hs, Ws) normalised search crop, same channel layout.
+            rgb_mask, x_mask: optional (B, T + S) bool, template tokens first then search tokens in
+                row-major grid order; True replaces that patch token by zeros.
+            return_fusion_tokens: also return the concatenated [RGB ; X] tokens after each fusion
+                pass (search tokens in the order candidate elimination leaves them).
+
+        Returns the (B, T + S, C) final features (template tokens, then the search grid in row-major
+        order) and the list of fusion-pass tokens (empty unless requested).
+        """
+        cfg = self.config
+        num_template, num_search = cfg.num_template_tokens, cfg.num_search_tokens
+        rgb = self.embed(self.rgb_patch_embed, template[:, :3], search[:, :3], rgb_mask)
+        x = self.embed(self.x_patch_embed, template[:, 3:], search[:, 3:], x_mask)
+        batch = rgb.shape[0]
+        grid_positions = torch.arange(num_search, device=rgb.device).expand(batch, -1)
+        rgb_index = x_index = grid_positions
+        centre = cfg.template_centre_index
+        fusion_tokens = []
+        for i, block in enumerate(self.blocks):
+            keep = self.search_tokens_kept[i] if i in cfg.ce_layers else None
+            rgb, rgb_index = self._path(block, rgb, rgb_index, None, keep, centre)
+            x, x_index = self._path(block, x, x_index, block.x_adapters, keep, centre)
+            if block.fusion_adapters is not None:
+                fused, _ = block.attend(torch.cat([rgb, x], dim=1), block.fusion_adapters, cross_split=rgb.shape[1])
+                fused = block.feed_forward(fused, block.fusion_adapters)
+                rgb, x = fused.split([rgb.shape[1], x.shape[1]], dim=1)
+                if return_fusion_tokens:
+                    fusion_tokens.append(fused)
+        rgb = self._restore_grid(rgb, rgb_index)
+        x = self._restore_grid(x, x_index)
+        return self.norm((rgb + x) / 2), fusion_tokens
+
+    def _path(
+        self, block: Block, tokens: Tensor, search_index: Tensor, adapters: AdapterPair | None, keep: int | None,
+        centre: int,
+    ) -> tuple[Tensor, Tensor]:
+        """One modality through one block, with candidate elimination when ``keep`` is set."""
+        num_template = self.config.num_template_tokens
+        tokens, centre_row = block.attend(tokens, adapters, score_query=centre if keep is not None else None)
+        if keep is not None:
+            tokens, search_index = eliminate_candidates(
+                tokens, centre_row[:, num_template:], num_template, keep, search_index
+            )
+        return block.feed_forward(tokens, adapters), search_index
+
+    def _restore_grid(self, tokens: Tensor, search_index: Tensor) -> Tensor:
+        num_template = self.config.num_template_tokens
+        search = scatter_search_tokens(tokens[:, num_template:], search_index, self.config.num_search_tokens)
+        return torch.cat([tokens[:, :num_template], search], dim=1)
+
