@@ -1,8 +1,19 @@
 """sdstrack: SDSTrack (CVPR 2024) RGB + depth / thermal / event single-object tracking."""
 
 from .config import SDSTrackConfig
+from .frames import resize_like
 from .model import SDSTrack, SDSTrackOutput
+from .tracker import MultiTracker, Tracker, TrackResult
 
 __version__ = "0.1.0"
 
-__all__ = ["SDSTrack", "SDSTrackConfig", "SDSTrackOutput", "__version__"]
+__all__ = [
+    "MultiTracker",
+    "SDSTrack",
+    "SDSTrackConfig",
+    "SDSTrackOutput",
+    "TrackResult",
+    "Tracker",
+    "__version__",
+    "resize_like",
+]
