@@ -25,8 +25,9 @@ from torch import Tensor, nn
 from ..config import SDSTrackConfig
 
 
-class Adapter(nn.Module):
-    """Bottleneck MLP ``fc2(gelu(fc1(t)))`` added beside a frozen sub-layer."""
+class Mlp(nn.Module):
+    """``fc2(gelu(fc1(t)))``: the transformer MLP (hidden ``mlp_ratio * dim``) and every adapter
+    (a bottleneck, hidden ``adapter_ratio * dim``, added beside a shared sub-layer)."""
 
     def __init__(self, dim: int, hidden_dim: int) -> None:
         super().__init__()
@@ -43,21 +44,8 @@ class AdapterPair(nn.Module):
 
     def __init__(self, dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.space = Adapter(dim, hidden_dim)
-        self.mlp = Adapter(dim, hidden_dim)
-
-
-class Mlp(nn.Module):
-    """The transformer MLP: ``fc2(gelu(fc1(t)))`` with hidden size ``mlp_ratio * dim``."""
-
-    def __init__(self, dim: int, hidden_dim: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden_dim)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_dim, dim)
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(tokens)))
+        self.space = Mlp(dim, hidden_dim)
+        self.mlp = Mlp(dim, hidden_dim)
 
 
 class Attention(nn.Module):
