@@ -70,11 +70,12 @@ def resolve(
     cache_dir: str | Path | None = None,
     local_files_only: bool = False,
     token: str | bool | None = None,
+    filenames: tuple[str, ...] = (CONFIG_NAME, WEIGHTS_NAME),
 ) -> Path:
     """Return a local folder holding the checkpoint: ``name_or_path`` itself, or a Hub snapshot.
 
-    A string that is not an existing folder is taken as a Hub repo id (``owner/name``) and its two files
-    are fetched with :func:`huggingface_hub.hf_hub_download`, which honours ``HF_HUB_OFFLINE``, the cache
+    A string that is not an existing folder is taken as a Hub repo id (``owner/name``) and its
+    ``filenames`` are fetched with :func:`huggingface_hub.hf_hub_download`, which honours ``HF_HUB_OFFLINE``, the cache
     and ``revision`` (branch, tag or commit hash).
     """
     path = Path(name_or_path)
@@ -84,7 +85,7 @@ def resolve(
         raise CheckpointError(f"{path} is a file; pass the folder that holds {CONFIG_NAME} and {WEIGHTS_NAME}")
     repo_id = str(name_or_path)
     files = []
-    for filename in (CONFIG_NAME, WEIGHTS_NAME):
+    for filename in filenames:
         try:
             files.append(
                 hf_hub_download(
@@ -125,7 +126,7 @@ def resolve(
             raise CheckpointError(f"Hub repo {repo_id!r} has no {filename}; is it an sdstrack checkpoint?") from err
     folders = {Path(f).parent for f in files}
     if len(folders) != 1:
-        raise CheckpointError(f"{CONFIG_NAME} and {WEIGHTS_NAME} of {repo_id!r} resolved to different folders")
+        raise CheckpointError(f"the files {filenames} of {repo_id!r} resolved to different snapshot folders")
     return folders.pop()
 
 

@@ -19,6 +19,19 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_onnx(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .export import ONNX_NAME, export_onnx
+    from .model import SDSTrack
+
+    model = SDSTrack.from_pretrained(args.model)
+    out = Path(args.out) if args.out else Path(args.model) / ONNX_NAME
+    export_onnx(model, out, max_batch=args.max_batch)
+    print(f"wrote {out} (float32, dynamic batch 1..{args.max_batch}); track with backend='onnxruntime'")
+    return 0
+
+
 def _parse_box(text: str) -> tuple[float, float, float, float]:
     parts = text.split(",")
     if len(parts) != 4:
@@ -40,7 +53,10 @@ def _track(args: argparse.Namespace) -> int:
     if len(rgb_source) != len(x_source):
         raise ValueError(f"{args.rgb} has {len(rgb_source)} frames but {args.x} has {len(x_source)}")
     dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[args.dtype]
-    tracker = Tracker.from_pretrained(args.model, device=args.device, dtype=dtype, bgr=True, x_format=args.x_format)
+    options = dict(bgr=True, x_format=args.x_format)
+    if args.backend == "torch":
+        options.update(device=args.device, dtype=dtype, compile=args.compile)
+    tracker = Tracker.from_pretrained(args.model, backend=args.backend, **options)
     total, writer, lines = len(rgb_source), None, []
     interactive = sys.stderr.isatty()
     start = time.perf_counter()
@@ -96,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.set_defaults(run=_convert)
 
+    export = commands.add_parser("export-onnx", help="export a checkpoint folder's network to ONNX")
+    export.add_argument("model", help="checkpoint folder (config.json + model.safetensors)")
+    export.add_argument("--out", help="ONNX file to write (default: MODEL/model.onnx)")
+    export.add_argument("--max-batch", type=int, default=64, help="largest number of targets per call")
+    export.set_defaults(run=_export_onnx)
+
+    # `bench` hands its arguments to sdstrack.bench (see main); listed here for --help.
+    commands.add_parser("bench", help="benchmark speed, precision and memory here (`sdstrack bench --help`)")
+
     track = commands.add_parser("track", help="track one target through an RGB + X sequence")
     track.add_argument("--model", required=True, help="checkpoint folder or Hugging Face Hub repo id")
     track.add_argument("--rgb", required=True, help="folder of RGB images (sorted by name) or a video")
@@ -107,11 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how X frames come (default: the model's modality; 'rendered' = ready 3-channel)")
     track.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda if available)")
     track.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    track.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
+                       help="onnxruntime runs MODEL/model.onnx (see export-onnx) on the CPU")
+    track.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA graphs on GPU)")
     track.set_defaults(run=_track)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     from .checkpoint import CheckpointError
 

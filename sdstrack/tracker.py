@@ -15,15 +15,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import torch
 
+from . import checkpoint
 from .frames import Box, check_box, check_not_empty, check_rgb_frame, check_same_size, crop_square
 from .frames import patch_valid_fraction
 from .modalities import X_FORMATS, depth_validity, render_x
 from .model import SDSTrack, decode_boxes
+
+if TYPE_CHECKING:
+    from .export import OnnxRuntimeNetwork
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -94,20 +99,27 @@ class _PairTracker:
 
     def __init__(
         self,
-        model: SDSTrack,
+        model: SDSTrack | OnnxRuntimeNetwork,
         *,
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
+        compile: bool = False,
         bgr: bool = False,
         x_format: str | None = None,
         min_valid_fraction: float = DEFAULT_MIN_VALID_FRACTION,
     ) -> None:
         """
         Args:
-            model: an :class:`SDSTrack` network (for example ``SDSTrack.from_pretrained(...)``).
-            device: defaults to ``"cuda"`` when available, else ``"cpu"``.
-            dtype: the network's precision, default ``torch.float32`` (``torch.float16`` or
-                ``torch.bfloat16`` for speed on GPUs; pre- and post-processing stay float32).
+            model: an :class:`SDSTrack` network (for example ``SDSTrack.from_pretrained(...)``), or an
+                :class:`sdstrack.export.OnnxRuntimeNetwork` (CPU, float32).
+            device: ``"cuda"``, ``"cpu"``, ``"mps"``...; defaults to ``"cuda"`` when available, else ``"cpu"``.
+            dtype: the precision of the network's matrix products, default ``torch.float32``;
+                ``torch.float16`` or ``torch.bfloat16`` on GPUs, ``torch.bfloat16`` on CPUs with
+                AVX-512 BF16 or AMX (mixed precision, see :meth:`SDSTrack.set_precision`; the residual
+                stream, pre- and post-processing stay float32).
+            compile: run the network through ``torch.compile`` (on CUDA with
+                ``mode="reduce-overhead"``, i.e. CUDA graphs: every shape in the network is static).
+                The first frames are slow while it compiles.
             bgr: frames are in OpenCV's BGR order (as ``cv2.imread`` returns them): every 3-channel
                 input frame, RGB and X, is converted to RGB first.
             x_format: how X frames come in: ``None`` (the model's modality), that same modality
@@ -126,9 +138,18 @@ class _PairTracker:
             )
         if not 0.0 <= min_valid_fraction <= 1.0:
             raise ValueError(f"min_valid_fraction must lie in [0, 1], got {min_valid_fraction}")
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.dtype = dtype or torch.float32
-        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        if isinstance(model, SDSTrack):
+            self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            self.dtype = dtype or torch.float32
+            self.model = model.to(device=self.device).eval()
+            self.model.set_precision(self.dtype)
+            mode = "reduce-overhead" if self.device.type == "cuda" else None
+            self._network = torch.compile(self.model, mode=mode) if compile else self.model
+        else:
+            if (device not in (None, "cpu")) or (dtype not in (None, torch.float32)) or compile:
+                raise ValueError("the ONNX Runtime backend runs on the CPU in float32; drop device, dtype and compile")
+            self.device, self.dtype = torch.device("cpu"), torch.float32
+            self.model = self._network = model
         self.config = config
         self.x_format = x_format or config.modality
         self.bgr = bgr
@@ -149,16 +170,27 @@ class _PairTracker:
         token: str | bool | None = None,
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
+        backend: str = "torch",
         **options,
     ):
         """Load ``config.json`` + ``model.safetensors`` from a local folder or a Hugging Face Hub repo id.
 
         Hub downloads honour ``HF_HUB_OFFLINE``, ``revision`` (branch, tag or commit), ``cache_dir``,
-        ``local_files_only`` and ``token``. Other keyword options go to the constructor.
+        ``local_files_only`` and ``token``. ``backend="onnxruntime"`` runs the folder's ``model.onnx``
+        (written by ``sdstrack export-onnx``) instead. Other keyword options go to the constructor.
         """
         model = SDSTrack.from_pretrained(
             name_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
         )
+        if backend == "onnxruntime":
+            from .export import ONNX_NAME, OnnxRuntimeNetwork
+
+            folder = checkpoint.resolve(name_or_path, revision=revision, cache_dir=cache_dir,
+                                        local_files_only=local_files_only, token=token,
+                                        filenames=(checkpoint.CONFIG_NAME, ONNX_NAME))
+            return cls(OnnxRuntimeNetwork(folder / ONNX_NAME, model.config), device=device, dtype=dtype, **options)
+        if backend != "torch":
+            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
         return cls(model, device=device, dtype=dtype, **options)
 
     def reset(self) -> None:
@@ -223,7 +255,7 @@ class _PairTracker:
             x_masks.append(self._token_mask(pair.x_missing, pair.x_valid, box, factor, size))
         pixels = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float()
         normalised = ((pixels / 255.0) - self._mean) / self._std
-        return normalised.to(self.dtype), factors, _stack_masks(rgb_masks), _stack_masks(x_masks)
+        return normalised, factors, _stack_masks(rgb_masks), _stack_masks(x_masks)
 
     # Tracking ------------------------------------------------------------------------------------
     def _init_targets(self, rgb, x, boxes: Sequence[Sequence[float]], rgb_valid, x_valid) -> list[TrackResult]:
@@ -254,9 +286,9 @@ class _PairTracker:
         )
         rgb_mask = self._network_mask(self._template_masks[0], rgb_search_mask, pair.rgb_missing)
         x_mask = self._network_mask(self._template_masks[1], x_search_mask, pair.x_missing)
-        out = self.model(self._templates, search, rgb_mask=rgb_mask, x_mask=x_mask)
-        response = out.score_map.float() * self._window
-        boxes, peaks = decode_boxes(response, out.size_map.float(), out.offset_map.float())
+        out = self._network(self._templates, search, rgb_mask=rgb_mask, x_mask=x_mask)
+        response = out.score_map * self._window
+        boxes, peaks = decode_boxes(response, out.size_map, out.offset_map)
         factor_tensor = torch.tensor(factors, dtype=torch.float32, device=self.device).unsqueeze(1)
         crop_boxes = (boxes * cfg.search_size / factor_tensor).tolist()
         self._frame_index += 1

@@ -62,30 +62,36 @@ def test_scatter_restores_grid_positions_and_zeros_the_rest():
     assert grid[0, :, 0].tolist() == [2.0, 0.0, 3.0, 0.0, 0.0, 1.0]
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["eager", "fast"])
 @pytest.mark.parametrize("keep", [180, 126])
-def test_block_elimination_follows_template_centre_attention(keep):
-    backbone = _randomised(Backbone(TINY))
+def test_block_elimination_follows_template_centre_attention(keep, fused):
+    backbone = _randomised(Backbone(TINY, fused=fused))
     block = backbone.blocks[3]
     n_search = {180: 256, 126: 180}[keep]
     generator = torch.Generator().manual_seed(2)
     tokens = torch.randn(1, 64 + n_search, 64, generator=generator)
     index = torch.randperm(256, generator=generator)[:n_search].unsqueeze(0)
     with torch.no_grad():
-        out, kept_index = backbone._path(block, tokens, index, block.x_adapters, keep, centre=27)
+        out, kept_index = backbone._path(block, tokens, index, block.x_adapters, keep)
         centre_row = _hand_attention_weights(block, tokens)[0, :, 27, 64:].mean(0)
     oracle = torch.topk(centre_row, keep).indices
     assert out.shape == (1, 64 + keep, 64)
     assert set(kept_index[0].tolist()) == set(index[0, oracle].tolist())
 
 
-def test_fusion_pass_is_pure_cross_attention():
-    backbone = _randomised(Backbone(TINY), seed=3)
+@pytest.mark.parametrize("layout", ["eager_concatenated", "fast_concatenated", "fast_batch_halves"])
+def test_fusion_pass_is_pure_cross_attention(layout):
+    backbone = _randomised(Backbone(TINY, fused=layout.startswith("fast")), seed=3)
     block = backbone.blocks[6]
     generator = torch.Generator().manual_seed(4)
     rgb = torch.randn(2, 64 + 126, 64, generator=generator)
     x = torch.randn(2, 64 + 126, 64, generator=generator)
     with torch.no_grad():
-        fused, _ = block.attend(torch.cat([rgb, x], 1), block.fusion_adapters, cross_split=rgb.shape[1])
+        if layout.endswith("batch_halves"):
+            stacked, _ = block.attend(torch.cat([rgb, x], 0), block.fusion_adapters, cross_halves=True)
+            fused = torch.cat([stacked[:2], stacked[2:]], dim=1)
+        else:
+            fused, _ = block.attend(torch.cat([rgb, x], 1), block.fusion_adapters, cross_split=rgb.shape[1])
 
         # Hand-written cross-attention: RGB queries over X keys/values and vice versa.
         def project(t):
@@ -130,8 +136,9 @@ def test_masked_tokens_are_zeroed_before_positions():
     assert torch.equal(masked[0, ~mask[0]], plain[0, ~mask[0]])
 
 
-def test_fusion_token_counts_follow_elimination():
-    model = _randomised(SDSTrack(TINY), seed=7)
+@pytest.mark.parametrize("attention", ["eager", "fast"])
+def test_fusion_token_counts_follow_elimination(attention):
+    model = _randomised(SDSTrack(TINY, attention=attention), seed=7)
     with torch.inference_mode():
         out = model(torch.randn(1, 6, 128, 128), torch.randn(1, 6, 256, 256), return_fusion_tokens=True)
     assert [t.shape[1] for t in out.fusion_tokens] == [2 * (64 + n) for n in (180, 126, 89, 89)]
@@ -155,6 +162,24 @@ def test_bad_inputs_are_named():
         model(torch.zeros(1, 6, 128, 128, dtype=torch.uint8), torch.zeros(1, 6, 256, 256))
     with pytest.raises(ValueError, match="rgb_mask must be a bool tensor of shape"):
         model(torch.zeros(1, 6, 128, 128), torch.zeros(1, 6, 256, 256), rgb_mask=torch.zeros(1, 256, dtype=torch.bool))
+
+
+def test_fast_and_eager_agree_with_masks_and_batches():
+    model = _randomised(SDSTrack(TINY), seed=8)
+    generator = torch.Generator().manual_seed(9)
+    template, search = torch.randn(3, 6, 128, 128, generator=generator), torch.randn(3, 6, 256, 256, generator=generator)
+    rgb_mask = torch.rand(3, 320, generator=generator) < 0.3
+    x_mask = torch.rand(3, 320, generator=generator) < 0.3
+    with torch.inference_mode():
+        fast = model(template, search, rgb_mask=rgb_mask, x_mask=x_mask)
+        model.set_attention("eager")
+        eager = model(template, search, rgb_mask=rgb_mask, x_mask=x_mask)
+    assert model.attention == "eager"
+    assert (fast.score_map - eager.score_map).abs().max() <= 1e-5
+    assert (fast.boxes - eager.boxes).abs().max() <= 1e-5
+    assert (fast.features - eager.features).abs().max() <= 1e-4
+    with pytest.raises(ValueError, match="'fast' or 'eager'"):
+        model.set_attention("flash")
 
 
 def test_config_rejects_inconsistent_values():

@@ -1,5 +1,6 @@
 """The converted fixture model reproduces the original implementation's outputs (forward_io)."""
 
+import pytest
 import torch
 
 
@@ -12,12 +13,15 @@ def _match_rows(ours: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return (ours - reference[nearest]).abs().max()
 
 
-def test_forward_matches_original(tiny_model, forward_io):
+@pytest.mark.parametrize("attention", ["fast", "eager"])
+def test_forward_matches_original(tiny_model, forward_io, attention):
+    tiny_model.set_attention(attention)
     template, search = forward_io["input.template"], forward_io["input.search"]
     centre = forward_io["input.ce_template_mask"][0].nonzero().flatten().tolist()
     assert centre == [tiny_model.config.template_centre_index] == [27]
     with torch.inference_mode():
         out = tiny_model(template, search, return_fusion_tokens=True)
+    tiny_model.set_attention("fast")
     for name, ours in [
         ("score_map", out.score_map),
         ("size_map", out.size_map),

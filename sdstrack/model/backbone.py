@@ -20,6 +20,7 @@ Everything here is tensors in, tensors out; no NumPy, no frames.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import SDSTrackConfig
@@ -51,33 +52,80 @@ class AdapterPair(nn.Module):
 class Attention(nn.Module):
     """Multi-head self-attention that can also report one query's attention row.
 
-    ``cross_split=n`` turns it into the fusion pass's cross-modal attention over a concatenation
-    ``[A (n tokens) ; B]``: queries of A see only B's keys and queries of B see only A's keys.
-    ``score_query=i`` additionally returns the post-softmax attention weights of query ``i`` over all
-    keys, averaged over heads, shape (B, N): the candidate-elimination score.
+    Two implementations of the same maths, chosen by ``fused`` (as timm's ``fused_attn``): the eager
+    reference materialises every attention matrix; the fused one calls
+    ``torch.nn.functional.scaled_dot_product_attention`` and, for candidate elimination, computes only
+    the one attention row it needs (except in bfloat16 on CPU, where plain matmuls are faster).
+
+    Cross-modal attention (the fusion pass) comes in two layouts:
+
+    * ``cross_split=n``: tokens are the concatenation ``[A (n tokens) ; B]`` along the sequence; A's
+      queries see only B's keys and B's queries only A's (the original's masked attention);
+    * ``cross_halves=True``: the batch is ``[A ; B]`` stacked along dim 0 (equal halves); each half's
+      queries attend to the other half's keys and values: two plain cross-attentions, no mask.
+
+    ``score_query=i`` also returns the post-softmax attention weights of query ``i`` over all keys,
+    averaged over heads, shape (B, N): the candidate-elimination score.
     """
 
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool) -> None:
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool, fused: bool = True) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = self.head_dim**-0.5
+        self.fused = fused
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
     def forward(
-        self, tokens: Tensor, *, cross_split: int | None = None, score_query: int | None = None
+        self,
+        tokens: Tensor,
+        *,
+        cross_split: int | None = None,
+        cross_halves: bool = False,
+        score_query: int | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         batch, length, dim = tokens.shape
         qkv = self.qkv(tokens).reshape(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        logits = (q @ k.transpose(-2, -1)) * self.scale
-        if cross_split is not None:
-            logits = logits.masked_fill(same_modality_mask(cross_split, length, tokens.device), float("-inf"))
-        weights = logits.softmax(dim=-1)
-        out = (weights @ v).transpose(1, 2).reshape(batch, length, dim)
-        query_row = weights[:, :, score_query].mean(dim=1) if score_query is not None else None
-        return self.proj(out), query_row
+        if cross_halves:
+            half = batch // 2
+            k, v = torch.cat([k[half:], k[:half]]), torch.cat([v[half:], v[:half]])
+        forbidden = same_modality_mask(cross_split, length, tokens.device) if cross_split is not None else None
+        weights = None
+        if self.fused and not _matmul_attention_is_faster(q):
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if forbidden is None else ~forbidden)
+        else:
+            logits = (q @ k.transpose(-2, -1)) * self.scale
+            if forbidden is not None:
+                logits = logits.masked_fill(forbidden, float("-inf"))
+            weights = logits.softmax(dim=-1)
+            out = weights @ v
+        query_row = None
+        if score_query is not None:
+            if weights is not None and weights.dtype == torch.float32:
+                query_row = weights[:, :, score_query].mean(dim=1)
+            else:
+                query_row = self._query_row(q, k, score_query, forbidden)
+        return self.proj(out.transpose(1, 2).reshape(batch, length, dim)), query_row
+
+
+    def _query_row(self, q: Tensor, k: Tensor, index: int, forbidden: Tensor | None) -> Tensor:
+        """Head-averaged attention weights of query ``index``, in float32 whatever the compute precision:
+        candidate elimination ranks tokens by them, and bfloat16's 8-bit mantissa creates ties that
+        change which tokens survive."""
+        with torch.autocast(q.device.type, enabled=False):
+            logits = (q[:, :, index : index + 1].float() @ k.float().transpose(-2, -1)) * self.scale
+            if forbidden is not None:
+                logits = logits.masked_fill(forbidden[index], float("-inf"))
+            return logits.softmax(dim=-1).mean(dim=1).squeeze(1)
+
+
+def _matmul_attention_is_faster(queries: Tensor) -> bool:
+    """On CPUs in bfloat16, PyTorch's flash-attention kernel is slower than two batched matmuls at
+    SDSTrack's sequence lengths (measured on an AVX-512 BF16 EPYC: 0.40 s vs 0.47 s per ViT-B frame),
+    so the fast path uses the matmul form there."""
+    return queries.device.type == "cpu" and queries.dtype == torch.bfloat16
 
 
 def same_modality_mask(split: int, length: int, device: torch.device) -> Tensor:
@@ -96,13 +144,13 @@ class Block(nn.Module):
     happens between the two.
     """
 
-    def __init__(self, config: SDSTrackConfig, has_fusion: bool) -> None:
+    def __init__(self, config: SDSTrackConfig, has_fusion: bool, fused: bool = True) -> None:
         super().__init__()
         dim = config.embed_dim
         adapter_dim = int(dim * config.adapter_ratio)
         self.adapter_scale = config.adapter_scale
         self.norm1 = nn.LayerNorm(dim, eps=config.layernorm_eps)
-        self.attn = Attention(dim, config.num_heads, config.qkv_bias)
+        self.attn = Attention(dim, config.num_heads, config.qkv_bias, fused)
         self.norm2 = nn.LayerNorm(dim, eps=config.layernorm_eps)
         self.mlp = Mlp(dim, int(dim * config.mlp_ratio))
         self.x_adapters = AdapterPair(dim, adapter_dim)
@@ -113,22 +161,36 @@ class Block(nn.Module):
         tokens: Tensor,
         adapters: AdapterPair | None,
         *,
+        adapted_from: int = 0,
         cross_split: int | None = None,
+        cross_halves: bool = False,
         score_query: int | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """Attention sub-layer with its residual; returns the tokens and the optional score row."""
-        attended, query_row = self.attn(self.norm1(tokens), cross_split=cross_split, score_query=score_query)
+        """Attention sub-layer with its residual; returns the tokens and the optional score row.
+
+        ``adapters`` apply to batch rows ``adapted_from:`` (the X half when RGB and X share a batch).
+        """
+        attended, query_row = self.attn(
+            self.norm1(tokens), cross_split=cross_split, cross_halves=cross_halves, score_query=score_query
+        )
         if adapters is not None:
-            attended = attended + adapters.space(attended)
+            attended = _add_to_rows(attended, adapters.space(attended[adapted_from:]), adapted_from)
         return tokens + attended, query_row
 
-    def feed_forward(self, tokens: Tensor, adapters: AdapterPair | None) -> Tensor:
+    def feed_forward(self, tokens: Tensor, adapters: AdapterPair | None, *, adapted_from: int = 0) -> Tensor:
         """MLP sub-layer with its residual."""
         normed = self.norm2(tokens)
         update = self.mlp(normed)
         if adapters is not None:
-            update = update + self.adapter_scale * adapters.mlp(normed)
+            update = _add_to_rows(update, self.adapter_scale * adapters.mlp(normed[adapted_from:]), adapted_from)
         return tokens + update
+
+
+def _add_to_rows(tensor: Tensor, addition: Tensor, start: int) -> Tensor:
+    """``tensor`` with ``addition`` added to its batch rows ``start:``."""
+    if start == 0:
+        return tensor + addition
+    return torch.cat([tensor[:start], tensor[start:] + addition])
 
 
 def eliminate_candidates(
@@ -158,9 +220,17 @@ def scatter_search_tokens(search: Tensor, search_index: Tensor, num_search: int)
 
 
 class Backbone(nn.Module):
-    """Patch embeddings, shared position tables, the shared blocks and the final norm."""
+    """Patch embeddings, shared position tables, the shared blocks and the final norm.
 
-    def __init__(self, config: SDSTrackConfig) -> None:
+    ``fused=True`` (the default) selects the fast implementation: RGB and X run through each shared
+    block as one batch (X rows get the X adapters), attention uses ``scaled_dot_product_attention``,
+    candidate elimination computes only the template centre token's attention row, and the fusion pass
+    is two cross-attentions between the batch halves. ``fused=False`` is the readable reference,
+    structured like the original: the RGB path, then the X path, then a masked attention over the
+    concatenated tokens, with every attention matrix materialised. Both compute the same function.
+    """
+
+    def __init__(self, config: SDSTrackConfig, fused: bool = True) -> None:
         super().__init__()
         self.config = config
         dim, patch = config.embed_dim, config.patch_size
@@ -168,9 +238,16 @@ class Backbone(nn.Module):
         self.x_patch_embed = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
         self.template_pos_embed = nn.Parameter(torch.zeros(1, config.num_template_tokens, dim))
         self.search_pos_embed = nn.Parameter(torch.zeros(1, config.num_search_tokens, dim))
-        self.blocks = nn.ModuleList(Block(config, i in config.fusion_layers) for i in range(config.depth))
+        self.blocks = nn.ModuleList(Block(config, i in config.fusion_layers, fused) for i in range(config.depth))
         self.norm = nn.LayerNorm(dim, eps=config.layernorm_eps)
         self.search_tokens_kept = config.search_tokens_kept()
+        self.fused = fused
+
+    def set_fused(self, fused: bool) -> None:
+        """Switch between the fast (True) and the eager reference (False) implementation."""
+        self.fused = fused
+        for block in self.blocks:
+            block.attn.fused = fused
 
     def embed(self, patch_embed: nn.Conv2d, template: Tensor, search: Tensor, mask: Tensor | None) -> Tensor:
         """(B, T + S, C) tokens of one modality; masked tokens are zeroed before adding positions."""
@@ -203,44 +280,66 @@ class Backbone(nn.Module):
         Returns the (B, T + S, C) final features (template tokens, then the search grid in row-major
         order) and the list of fusion-pass tokens (empty unless requested).
         """
-        cfg = self.config
-        num_template, num_search = cfg.num_template_tokens, cfg.num_search_tokens
         rgb = self.embed(self.rgb_patch_embed, template[:, :3], search[:, :3], rgb_mask)
         x = self.embed(self.x_patch_embed, template[:, 3:], search[:, 3:], x_mask)
-        batch = rgb.shape[0]
-        grid_positions = torch.arange(num_search, device=rgb.device).expand(batch, -1)
-        rgb_index = x_index = grid_positions
-        centre = cfg.template_centre_index
+        run_blocks = self._blocks_fused if self.fused else self._blocks_eager
+        rgb, x, fusion_tokens = run_blocks(rgb, x, return_fusion_tokens)
+        return self.norm((rgb + x) / 2), fusion_tokens
+
+    def _blocks_eager(self, rgb: Tensor, x: Tensor, return_fusion_tokens: bool):
+        cfg = self.config
+        search_positions = torch.arange(cfg.num_search_tokens, device=rgb.device).expand(rgb.shape[0], -1)
+        rgb_index = x_index = search_positions
         fusion_tokens = []
         for i, block in enumerate(self.blocks):
             keep = self.search_tokens_kept[i] if i in cfg.ce_layers else None
-            rgb, rgb_index = self._path(block, rgb, rgb_index, None, keep, centre)
-            x, x_index = self._path(block, x, x_index, block.x_adapters, keep, centre)
+            rgb, rgb_index = self._path(block, rgb, rgb_index, None, keep)
+            x, x_index = self._path(block, x, x_index, block.x_adapters, keep)
             if block.fusion_adapters is not None:
                 fused, _ = block.attend(torch.cat([rgb, x], dim=1), block.fusion_adapters, cross_split=rgb.shape[1])
                 fused = block.feed_forward(fused, block.fusion_adapters)
                 rgb, x = fused.split([rgb.shape[1], x.shape[1]], dim=1)
                 if return_fusion_tokens:
                     fusion_tokens.append(fused)
-        rgb = self._restore_grid(rgb, rgb_index)
-        x = self._restore_grid(x, x_index)
-        return self.norm((rgb + x) / 2), fusion_tokens
+        return self._restore_grid(rgb, rgb_index), self._restore_grid(x, x_index), fusion_tokens
 
     def _path(
-        self, block: Block, tokens: Tensor, search_index: Tensor, adapters: AdapterPair | None, keep: int | None,
-        centre: int,
+        self, block: Block, tokens: Tensor, search_index: Tensor, adapters: AdapterPair | None, keep: int | None
     ) -> tuple[Tensor, Tensor]:
-        """One modality through one block, with candidate elimination when ``keep`` is set."""
+        """One modality through one block (eager reference), with candidate elimination when ``keep``."""
         num_template = self.config.num_template_tokens
-        tokens, centre_row = block.attend(tokens, adapters, score_query=centre if keep is not None else None)
+        score_query = self.config.template_centre_index if keep is not None else None
+        tokens, centre_row = block.attend(tokens, adapters, score_query=score_query)
         if keep is not None:
             tokens, search_index = eliminate_candidates(
                 tokens, centre_row[:, num_template:], num_template, keep, search_index
             )
         return block.feed_forward(tokens, adapters), search_index
 
+    def _blocks_fused(self, rgb: Tensor, x: Tensor, return_fusion_tokens: bool):
+        cfg = self.config
+        batch, num_template = rgb.shape[0], cfg.num_template_tokens
+        tokens = torch.cat([rgb, x])  # RGB rows, then X rows: one batch through the shared weights
+        search_index = torch.arange(cfg.num_search_tokens, device=rgb.device).expand(2 * batch, -1)
+        fusion_tokens = []
+        for i, block in enumerate(self.blocks):
+            keep = self.search_tokens_kept[i] if i in cfg.ce_layers else None
+            score_query = cfg.template_centre_index if keep is not None else None
+            tokens, centre_row = block.attend(tokens, block.x_adapters, adapted_from=batch, score_query=score_query)
+            if keep is not None:
+                tokens, search_index = eliminate_candidates(
+                    tokens, centre_row[:, num_template:], num_template, keep, search_index
+                )
+            tokens = block.feed_forward(tokens, block.x_adapters, adapted_from=batch)
+            if block.fusion_adapters is not None:
+                tokens, _ = block.attend(tokens, block.fusion_adapters, cross_halves=True)
+                tokens = block.feed_forward(tokens, block.fusion_adapters)
+                if return_fusion_tokens:
+                    fusion_tokens.append(torch.cat([tokens[:batch], tokens[batch:]], dim=1))
+        grid = self._restore_grid(tokens, search_index)
+        return grid[:batch], grid[batch:], fusion_tokens
+
     def _restore_grid(self, tokens: Tensor, search_index: Tensor) -> Tensor:
         num_template = self.config.num_template_tokens
         search = scatter_search_tokens(tokens[:, num_template:], search_index, self.config.num_search_tokens)
         return torch.cat([tokens[:, :num_template], search], dim=1)
-

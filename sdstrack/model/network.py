@@ -44,11 +44,14 @@ class SDSTrack(nn.Module):
     ImageNet mean and std. Either may instead be given as a ``(rgb, x)`` pair of 3-channel tensors.
     """
 
-    def __init__(self, config: SDSTrackConfig | None = None) -> None:
+    def __init__(self, config: SDSTrackConfig | None = None, *, attention: str = "fast") -> None:
+        """``attention="fast"`` (default) or ``"eager"`` (the readable reference); see :meth:`set_attention`."""
         super().__init__()
         self.config = config or SDSTrackConfig()
         self.backbone = Backbone(self.config)
         self.head = CentreHead(self.config.embed_dim, self.config.head_channels)
+        self.set_attention(attention)
+        self.compute_dtype = torch.float32
 
     def forward(
         self,
@@ -76,12 +79,55 @@ class SDSTrack(nn.Module):
             raise ValueError(f"template batch {template.shape[0]} != search batch {search.shape[0]}")
         rgb_mask = self._check_mask("rgb_mask", rgb_mask, search.shape[0])
         x_mask = self._check_mask("x_mask", x_mask, search.shape[0])
-        features, fusion_tokens = self.backbone(template, search, rgb_mask, x_mask, return_fusion_tokens)
-        grid = cfg.search_grid
-        search_map = features[:, cfg.num_template_tokens :].transpose(1, 2).reshape(-1, cfg.embed_dim, grid, grid)
-        score_map, size_map, offset_map = self.head(search_map)
+        template, search = template.float(), search.float()
+        reduced = self.compute_dtype != torch.float32
+        with torch.autocast(search.device.type, dtype=self.compute_dtype, enabled=reduced):
+            features, fusion_tokens = self.backbone(template, search, rgb_mask, x_mask, return_fusion_tokens)
+            grid = cfg.search_grid
+            search_map = features[:, cfg.num_template_tokens :].transpose(1, 2).reshape(-1, cfg.embed_dim, grid, grid)
+            score_map, size_map, offset_map = self.head(search_map)
+        score_map, size_map, offset_map = score_map.float(), size_map.float(), offset_map.float()
         boxes, _ = decode_boxes(score_map, size_map, offset_map)
         return SDSTrackOutput(score_map, size_map, offset_map, boxes, features, fusion_tokens)
+
+    def set_attention(self, implementation: str) -> None:
+        """Choose the attention implementation; both compute the same function.
+
+        ``"fast"``: RGB and X batched through the shared blocks, ``scaled_dot_product_attention``, the
+        elimination score from the template centre token's row only, fusion as two cross-attentions.
+        ``"eager"``: the reference, structured like the original (sequential paths, materialised and
+        masked attention matrices).
+        """
+        if implementation not in ("fast", "eager"):
+            raise ValueError(f"attention must be 'fast' or 'eager', got {implementation!r}")
+        self.backbone.set_fused(implementation == "fast")
+
+    def set_precision(self, dtype: torch.dtype) -> None:
+        """Run matrix products and convolutions in ``dtype`` (``torch.float16`` / ``torch.bfloat16``),
+        storing those weights in it, while the residual stream, LayerNorm and the outputs stay float32
+        (``torch.autocast``). Storing rounds the weights, so it cannot be undone: load the model again
+        for float32.
+
+        Prefer this to ``model.to(torch.bfloat16)``: a bfloat16 residual stream and LayerNorm change
+        which candidates are eliminated and move the output far more (measured in the benchmark).
+        """
+        if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            raise ValueError(f"precision must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
+        if dtype == self.compute_dtype:
+            return
+        if self.compute_dtype != torch.float32:
+            raise ValueError(
+                f"this model's weights were already rounded to {self.compute_dtype}; load it again "
+                f"(SDSTrack.from_pretrained) to run it in {dtype}"
+            )
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                module.to(dtype)
+        self.compute_dtype = dtype
+
+    @property
+    def attention(self) -> str:
+        return "fast" if self.backbone.fused else "eager"
 
     @staticmethod
     def _check_crop(name: str, crop: Tensor | tuple[Tensor, Tensor], size: int) -> Tensor:
