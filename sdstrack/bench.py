@@ -120,7 +120,12 @@ def _cpu_name() -> str:
 
 
 def bench_network(
-    config: SDSTrackConfig, device: torch.device, rounds: int, use_compile: bool, report: Callable[[str], None]
+    config: SDSTrackConfig,
+    device: torch.device,
+    reduced: list[torch.dtype],
+    rounds: int,
+    use_compile: bool,
+    report: Callable[[str], None],
 ) -> dict:
     """Eager vs fast vs reduced precision, batch 1, and FLOP/s against the matmul rate."""
     torch.manual_seed(0)
@@ -131,10 +136,10 @@ def bench_network(
     template = torch.randn(1, 6, config.template_size, config.template_size, device=device)
     search = torch.randn(1, 6, config.search_size, config.search_size, device=device)
     models = {"eager float32": eager, "fast float32": fast}
-    for dtype in reduced_dtypes(device):
-        reduced = copy.deepcopy(fast)
-        reduced.set_precision(dtype)
-        models[f"fast {_dtype_name(dtype)}"] = reduced
+    for dtype in reduced:
+        reduced_model = copy.deepcopy(fast)
+        reduced_model.set_precision(dtype)
+        models[f"fast {_dtype_name(dtype)}"] = reduced_model
     if use_compile:
         mode = "reduce-overhead" if device.type == "cuda" else None
         for name in list(models):
@@ -151,7 +156,7 @@ def bench_network(
             torch.cuda.reset_peak_memory_stats(device)
         cases = {name: (lambda m=model: m(template, search)) for name, model in models.items()}
         matmul_flops = {}
-        for dtype in [torch.float32, *reduced_dtypes(device)]:
+        for dtype in [torch.float32, *reduced]:
             cases[f"matmul {_dtype_name(dtype)}"], matmul_flops[_dtype_name(dtype)] = matmul_case(dtype, device)
         medians = interleaved_medians(cases, device, rounds)
     for dtype, count in matmul_flops.items():
@@ -193,13 +198,17 @@ def _peak_rss() -> int:
 
 
 def bench_targets(
-    config: SDSTrackConfig, device: torch.device, counts: list[int], rounds: int, report: Callable[[str], None]
+    config: SDSTrackConfig,
+    device: torch.device,
+    reduced: list[torch.dtype],
+    counts: list[int],
+    rounds: int,
+    report: Callable[[str], None],
 ) -> dict:
     """Target-frames/s of the fast path in its best precision with N targets in one batch."""
     torch.manual_seed(0)
     model = SDSTrack(config).eval().to(device)
-    dtypes = reduced_dtypes(device)
-    dtype = dtypes[0] if dtypes else torch.float32
+    dtype = reduced[0] if reduced else torch.float32
     model.set_precision(dtype)
     cases = {}
     for count in counts:
@@ -249,7 +258,9 @@ def bench_onnx(config: SDSTrackConfig, rounds: int, report: Callable[[str], None
     return results
 
 
-def bench_precision(device: torch.device, parity_dir: Path, report: Callable[[str], None]) -> dict:
+def bench_precision(
+    device: torch.device, reduced: list[torch.dtype], parity_dir: Path, report: Callable[[str], None]
+) -> dict:
     """Box and score differences of reduced precision against float32 on the parity clip.
 
     Open loop: every frame is searched around the float32 tracker's previous box, so the numbers are
@@ -272,7 +283,7 @@ def bench_precision(device: torch.device, parity_dir: Path, report: Callable[[st
             report(f"precision: skipped ({err})")
             return {}
     results = {}
-    for dtype in reduced_dtypes(device):
+    for dtype in reduced:
         reference = Tracker(copy.deepcopy(model), device=device, bgr=True)
         reduced = Tracker(copy.deepcopy(model), device=device, dtype=dtype, bgr=True)
         follower = Tracker(copy.deepcopy(model), device=device, dtype=dtype, bgr=True)
@@ -341,16 +352,18 @@ def bench_soak(device: torch.device, frames: int, report: Callable[[str], None])
     return results
 
 
-def profile_fast_path(config: SDSTrackConfig, device: torch.device, report: Callable[[str], None]) -> None:
+def profile_fast_path(
+    config: SDSTrackConfig, device: torch.device, reduced: list[torch.dtype], report: Callable[[str], None]
+) -> None:
     """Where the fast path's time goes, per operator, for float32 and each reduced precision."""
     from torch.profiler import ProfilerActivity, profile
 
     torch.manual_seed(0)
-    model = SDSTrack(config).eval().to(device)
     template = torch.randn(1, 6, config.template_size, config.template_size, device=device)
     search = torch.randn(1, 6, config.search_size, config.search_size, device=device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    for dtype in [torch.float32, *reduced_dtypes(device)]:
+    for dtype in [torch.float32, *reduced]:
+        model = SDSTrack(config).eval().to(device)
         model.set_precision(dtype)
         with torch.inference_mode():
             model(template, search)
@@ -373,6 +386,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd fast paths")
     parser.add_argument("--parity-dir", type=Path, default=DEFAULT_PARITY_DIR,
                         help="parity fixtures for the precision check (skipped when absent)")
+    parser.add_argument("--reduced-dtypes", default=None,
+                        help="comma list of reduced precisions to time (bfloat16, float16) or 'none' "
+                             "(default: those this device supports)")
     parser.add_argument("--profile", action="store_true", help="also print per-operator profiles of the fast path")
     parser.add_argument("--reduced", action="store_true",
                         help="benchmark the reduced dim-64 configuration instead of ViT-B (a quick smoke run)")
@@ -390,15 +406,21 @@ def run(args: argparse.Namespace) -> int:
     report(f"machine: {results['machine']['processor']}, {results['machine']['cpu_threads']} threads, "
            f"torch {torch.__version__}, device {device}" + (f" ({results['machine']['gpu']})" if "gpu" in results["machine"] else ""))
     config = REDUCED_CONFIG if args.reduced else SDSTrackConfig()
-    results["network"] = bench_network(config, device, args.rounds, args.compile, report)
+    if args.reduced_dtypes is None:
+        reduced = reduced_dtypes(device)
+    elif args.reduced_dtypes == "none":
+        reduced = []
+    else:
+        reduced = [getattr(torch, name) for name in args.reduced_dtypes.split(",")]
+    results["network"] = bench_network(config, device, reduced, args.rounds, args.compile, report)
     if args.profile:
-        profile_fast_path(config, device, report)
+        profile_fast_path(config, device, reduced, report)
     counts = [int(c) for c in args.targets.split(",") if c]
-    results["targets"] = bench_targets(config, device, counts, max(2, args.rounds // 2), report)
+    results["targets"] = bench_targets(config, device, reduced, counts, max(2, args.rounds // 2), report)
     if not args.skip_onnx:
         results["onnxruntime"] = bench_onnx(config, args.rounds, report)
     if (args.parity_dir / "official_tiny.safetensors").is_file():
-        results["precision"] = bench_precision(device, args.parity_dir, report)
+        results["precision"] = bench_precision(device, reduced, args.parity_dir, report)
     else:
         report(f"precision: skipped (no parity fixtures at {args.parity_dir})")
     if args.soak_frames:

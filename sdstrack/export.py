@@ -53,7 +53,7 @@ def export_onnx(model: SDSTrack, path: str | Path, max_batch: int = 64) -> Path:
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     path = Path(path)
     torch.onnx.export(
-        _ExportableNetwork(network),
+        _ExportableNetwork(network).eval(),
         example,
         str(path),
         dynamo=True,

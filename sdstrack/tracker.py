@@ -113,7 +113,8 @@ class _PairTracker:
             model: an :class:`SDSTrack` network (for example ``SDSTrack.from_pretrained(...)``), or an
                 :class:`sdstrack.export.OnnxRuntimeNetwork` (CPU, float32).
             device: ``"cuda"``, ``"cpu"``, ``"mps"``...; defaults to ``"cuda"`` when available, else ``"cpu"``.
-            dtype: the precision of the network's matrix products, default ``torch.float32``;
+            dtype: the precision of the network's matrix products, default the model's own
+                (``torch.float32`` unless :meth:`SDSTrack.set_precision` was called);
                 ``torch.float16`` or ``torch.bfloat16`` on GPUs, ``torch.bfloat16`` on CPUs with
                 AVX-512 BF16 or AMX (mixed precision, see :meth:`SDSTrack.set_precision`; the residual
                 stream, pre- and post-processing stay float32).
@@ -140,7 +141,7 @@ class _PairTracker:
             raise ValueError(f"min_valid_fraction must lie in [0, 1], got {min_valid_fraction}")
         if isinstance(model, SDSTrack):
             self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-            self.dtype = dtype or torch.float32
+            self.dtype = dtype or model.compute_dtype
             self.model = model.to(device=self.device).eval()
             self.model.set_precision(self.dtype)
             mode = "reduce-overhead" if self.device.type == "cuda" else None

@@ -109,7 +109,6 @@ class Attention(nn.Module):
                 query_row = self._query_row(q, k, score_query, forbidden)
         return self.proj(out.transpose(1, 2).reshape(batch, length, dim)), query_row
 
-
     def _query_row(self, q: Tensor, k: Tensor, index: int, forbidden: Tensor | None) -> Tensor:
         """Head-averaged attention weights of query ``index``, in float32 whatever the compute precision:
         candidate elimination ranks tokens by them, and bfloat16's 8-bit mantissa creates ties that
