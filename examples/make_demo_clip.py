@@ -25,8 +25,8 @@ def main() -> None:
     (args.output_dir / "depth").mkdir(parents=True, exist_ok=True)
     background = cv2.GaussianBlur(rng.integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8), (0, 0), 3)
     texture = rng.integers(0, 255, (BOX_H, BOX_W, 3), dtype=np.uint8)
-    texture[..., 2] = 220  # a reddish target
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    texture[..., 0] = 220  # a reddish target (channel 0 of an RGB array is red)
+    xx = np.mgrid[0:HEIGHT, 0:WIDTH][1]
     lines = []
     for i in range(args.frames):
         t = i / max(1, args.frames - 1)

@@ -7,8 +7,8 @@ The layout is huggingface_hub's ``PyTorchModelHubMixin`` one, so a folder writte
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from huggingface_hub import hf_hub_download

@@ -53,7 +53,7 @@ def _track(args: argparse.Namespace) -> int:
     if len(rgb_source) != len(x_source):
         raise ValueError(f"{args.rgb} has {len(rgb_source)} frames but {args.x} has {len(x_source)}")
     dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[args.dtype]
-    options = dict(bgr=True, x_format=args.x_format)
+    options = {"bgr": True, "x_format": args.x_format}
     if args.backend == "torch":
         options.update(device=args.device, dtype=dtype, compile=args.compile)
     tracker = Tracker.from_pretrained(args.model, backend=args.backend, **options)

@@ -108,7 +108,7 @@ class SDSTrackConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SDSTrackConfig":
+    def from_dict(cls, data: dict[str, Any]) -> SDSTrackConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -122,7 +122,7 @@ class SDSTrackConfig:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "SDSTrackConfig":
+    def load(cls, path: str | Path) -> SDSTrackConfig:
         try:
             data = json.loads(Path(path).read_text())
         except json.JSONDecodeError as err:

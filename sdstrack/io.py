@@ -67,7 +67,7 @@ def color_frame(frame: np.ndarray) -> np.ndarray:
 def draw_result(frame_bgr: np.ndarray, box, score: float) -> np.ndarray:
     """A copy of the frame with the box and its confidence drawn in red."""
     out = frame_bgr.copy()
-    x, y, w, h = (int(round(v)) for v in box)
+    x, y, w, h = (round(v) for v in box)
     cv2.rectangle(out, (x, y), (x + w, y + h), (0, 0, 255), 2)
     cv2.putText(out, f"{score:.3f}", (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
     return out

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .frames import Box, check_box, check_not_empty, check_rgb_frame, check_same_size, crop_square
-from .frames import patch_valid_fraction
+from .config import SDSTrackConfig
+from .frames import Box, check_box, check_not_empty, check_rgb_frame, check_same_size, crop_square, patch_valid_fraction
 from .modalities import X_FORMATS, depth_validity, render_x
 from .model import SDSTrack, decode_boxes
 
@@ -180,18 +180,19 @@ class _PairTracker:
         ``local_files_only`` and ``token``. ``backend="onnxruntime"`` runs the folder's ``model.onnx``
         (written by ``sdstrack export-onnx``) instead. Other keyword options go to the constructor.
         """
-        model = SDSTrack.from_pretrained(
-            name_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
-        )
         if backend == "onnxruntime":
             from .export import ONNX_NAME, OnnxRuntimeNetwork
 
             folder = checkpoint.resolve(name_or_path, revision=revision, cache_dir=cache_dir,
                                         local_files_only=local_files_only, token=token,
                                         filenames=(checkpoint.CONFIG_NAME, ONNX_NAME))
-            return cls(OnnxRuntimeNetwork(folder / ONNX_NAME, model.config), device=device, dtype=dtype, **options)
+            config = SDSTrackConfig.load(folder / checkpoint.CONFIG_NAME)
+            return cls(OnnxRuntimeNetwork(folder / ONNX_NAME, config), device=device, dtype=dtype, **options)
         if backend != "torch":
             raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        model = SDSTrack.from_pretrained(
+            name_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+        )
         return cls(model, device=device, dtype=dtype, **options)
 
     def reset(self) -> None:

@@ -9,7 +9,7 @@ from sdstrack.cli import main
 
 def test_track_writes_boxes_and_a_readable_video(tiny_dir, fixtures, tmp_path, capsys):
     boxes, video = tmp_path / "boxes.txt", tmp_path / "tracked.mp4"
-    first = ",".join(open(fixtures / "sequence/groundtruth.txt").readline().strip().split(",")[:4])
+    first = (fixtures / "sequence/groundtruth.txt").read_text().splitlines()[0]
     code = main(["track", "--model", str(tiny_dir), "--rgb", str(fixtures / "sequence/color"),
                  "--x", str(fixtures / "sequence/depth"), "--box", first, "--out", str(boxes),
                  "--render", str(video), "--device", "cpu"])

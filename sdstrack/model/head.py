@@ -6,6 +6,8 @@ size and a sub-cell offset of the centre. Decoding takes the arg-max cell of a s
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -45,7 +47,7 @@ class ConvBnRelu(nn.Module):
 
 def _branch(in_channels: int, channels: int, out_channels: int) -> nn.Sequential:
     widths = [in_channels, channels, channels // 2, channels // 4, channels // 8]
-    layers: list[nn.Module] = [ConvBnRelu(a, b) for a, b in zip(widths[:-1], widths[1:])]
+    layers: list[nn.Module] = [ConvBnRelu(a, b) for a, b in pairwise(widths)]
     layers.append(nn.Conv2d(widths[-1], out_channels, kernel_size=1))
     return nn.Sequential(*layers)
 

@@ -170,7 +170,7 @@ class SDSTrack(nn.Module):
         local_files_only: bool = False,
         token: str | bool | None = None,
         map_location: str | torch.device = "cpu",
-    ) -> "SDSTrack":
+    ) -> SDSTrack:
         """Load from a folder with ``config.json`` + ``model.safetensors`` or from a Hub repo id.
 
         Loading is strict: a missing, unexpected or mis-shaped tensor raises
