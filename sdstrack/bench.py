@@ -76,9 +76,7 @@ def rss_bytes() -> int:
         with open("/proc/self/statm") as handle:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return _peak_rss()
 
 
 def reduced_dtypes(device: torch.device) -> list[torch.dtype]:
@@ -192,6 +190,7 @@ def _model_name(config: SDSTrackConfig) -> str:
 
 
 def _peak_rss() -> int:
+    """Peak resident memory of this process so far."""
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

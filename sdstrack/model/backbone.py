@@ -303,33 +303,34 @@ class Backbone(nn.Module):
         return self._restore_grid(rgb, rgb_index), self._restore_grid(x, x_index), fusion_tokens
 
     def _path(
-        self, block: Block, tokens: Tensor, search_index: Tensor, adapters: AdapterPair | None, keep: int | None
+        self,
+        block: Block,
+        tokens: Tensor,
+        search_index: Tensor,
+        adapters: AdapterPair | None,
+        keep: int | None,
+        adapted_from: int = 0,
     ) -> tuple[Tensor, Tensor]:
-        """One modality through one block (eager reference), with candidate elimination when ``keep``."""
+        """Tokens through one block's RGB/X path, with candidate elimination when ``keep`` is set;
+        ``adapters`` apply to batch rows ``adapted_from:``."""
         num_template = self.config.num_template_tokens
         score_query = self.config.template_centre_index if keep is not None else None
-        tokens, centre_row = block.attend(tokens, adapters, score_query=score_query)
+        tokens, centre_row = block.attend(tokens, adapters, adapted_from=adapted_from, score_query=score_query)
         if keep is not None:
             tokens, search_index = eliminate_candidates(
                 tokens, centre_row[:, num_template:], num_template, keep, search_index
             )
-        return block.feed_forward(tokens, adapters), search_index
+        return block.feed_forward(tokens, adapters, adapted_from=adapted_from), search_index
 
     def _blocks_fused(self, rgb: Tensor, x: Tensor, return_fusion_tokens: bool):
         cfg = self.config
-        batch, num_template = rgb.shape[0], cfg.num_template_tokens
+        batch = rgb.shape[0]
         tokens = torch.cat([rgb, x])  # RGB rows, then X rows: one batch through the shared weights
         search_index = torch.arange(cfg.num_search_tokens, device=rgb.device).expand(2 * batch, -1)
         fusion_tokens = []
         for i, block in enumerate(self.blocks):
             keep = self.search_tokens_kept[i] if i in cfg.ce_layers else None
-            score_query = cfg.template_centre_index if keep is not None else None
-            tokens, centre_row = block.attend(tokens, block.x_adapters, adapted_from=batch, score_query=score_query)
-            if keep is not None:
-                tokens, search_index = eliminate_candidates(
-                    tokens, centre_row[:, num_template:], num_template, keep, search_index
-                )
-            tokens = block.feed_forward(tokens, block.x_adapters, adapted_from=batch)
+            tokens, search_index = self._path(block, tokens, search_index, block.x_adapters, keep, adapted_from=batch)
             if block.fusion_adapters is not None:
                 tokens, _ = block.attend(tokens, block.fusion_adapters, cross_halves=True)
                 tokens = block.feed_forward(tokens, block.fusion_adapters)

@@ -109,7 +109,8 @@ class SDSTrack(nn.Module):
         for float32.
 
         Prefer this to ``model.to(torch.bfloat16)``: a bfloat16 residual stream and LayerNorm change
-        which candidates are eliminated and move the output far more (measured in the benchmark).
+        which candidates are eliminated and move the output far more (measured on the parity fixture
+        input: score map off by 0.11, against 0.008 with this mixed precision).
         """
         if dtype not in (torch.float32, torch.float16, torch.bfloat16):
             raise ValueError(f"precision must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
