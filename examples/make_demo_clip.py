@@ -3,7 +3,8 @@
 Usage: python examples/make_demo_clip.py OUTPUT_DIR [--frames N]
 
 Writes OUTPUT_DIR/color/%08d.png (8-bit colour), OUTPUT_DIR/depth/%08d.png (16-bit millimetres, 2%
-holes) and OUTPUT_DIR/groundtruth.txt (x,y,w,h per frame), the DepthTrack layout.
+holes) and OUTPUT_DIR/groundtruth.txt (x,y,w,h per frame): the sequence-folder layout that
+`sdstrack track --sequence OUTPUT_DIR` and sdstrack.io.SequenceFolder read.
 """
 
 import argparse

@@ -1,7 +1,7 @@
 """Keep tracking when a sensor drops out: X missing for a stretch, then RGB, then depth holes.
 
-Usage: python examples/missing_sensor_demo.py SEQUENCE_DIR [--model M]
-(SEQUENCE_DIR in the DepthTrack layout, e.g. from examples/make_demo_clip.py)
+Usage: python examples/missing_sensor_demo.py SEQUENCE_DIR [--model MODEL]
+(SEQUENCE_DIR: color/, depth/ and groundtruth.txt, e.g. from examples/make_demo_clip.py)
 
 A dropped sensor is passed as None: the network then sees that modality's patch tokens replaced by
 zeros (template and search), the input SDSTrack's masked self-distillation trained it for, instead of
@@ -10,27 +10,29 @@ fewer than half the pixels are valid.
 """
 
 import argparse
+import sys
 from pathlib import Path
 
-import cv2
-
 from sdstrack import Tracker
+from sdstrack.io import SequenceFolder
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "sdstrack-tiny-random"
 
 parser = argparse.ArgumentParser()
 parser.add_argument("sequence", type=Path)
-parser.add_argument("--model", default=str(Path(__file__).parents[1] / "weights" / "sdstrack-tiny-random"))
+parser.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
 args = parser.parse_args()
+if args.model is None and not DEFAULT_MODEL.is_dir():
+    sys.exit(f"no model at {DEFAULT_MODEL} (this script is not in a checkout): pass --model FOLDER_OR_REPO_ID")
 
-colors = sorted((args.sequence / "color").iterdir())
-depths = sorted((args.sequence / "depth").iterdir())
-first_box = [float(v) for v in (args.sequence / "groundtruth.txt").read_text().splitlines()[0].split(",")]
-tracker = Tracker.from_pretrained(args.model, bgr=True)
+sequence = SequenceFolder(args.sequence)  # BGR colour, uint16 depth in millimetres (0 = hole)
+if sequence.x_format != "depth" or sequence.first_box is None:
+    sys.exit(f"{args.sequence} needs a depth/ folder and a groundtruth.txt for this demo")
+tracker = Tracker.from_pretrained(args.model or DEFAULT_MODEL, bgr=True)
 
-for index, (color_file, depth_file) in enumerate(zip(colors, depths)):
-    rgb = cv2.imread(str(color_file))
-    depth = cv2.imread(str(depth_file), cv2.IMREAD_UNCHANGED)
+for index, (rgb, depth) in enumerate(sequence):
     if index == 0:
-        result, note = tracker.init(rgb, depth, first_box), "init"
+        result, note = tracker.init(rgb, depth, sequence.first_box), "init"
     elif 10 <= index < 20:
         result, note = tracker.update(rgb, None), "depth camera dropped"
     elif 20 <= index < 25:

@@ -1,29 +1,31 @@
 """Track several targets in one stream with one batched network call per frame.
 
-Usage: python examples/multi_target.py SEQUENCE_DIR x,y,w,h [x,y,w,h ...] [--model M]
-(SEQUENCE_DIR in the DepthTrack layout, e.g. from examples/make_demo_clip.py)
+Usage: python examples/multi_target.py SEQUENCE_DIR x,y,w,h [x,y,w,h ...] [--model MODEL]
+(SEQUENCE_DIR: color/ and depth/, thermal/ or event/, e.g. from examples/make_demo_clip.py;
+boxes: top-left corner and size in pixels in the first frame)
 """
 
 import argparse
+import sys
 from pathlib import Path
 
-import cv2
-
 from sdstrack import MultiTracker
+from sdstrack.io import SequenceFolder
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "sdstrack-tiny-random"
 
 parser = argparse.ArgumentParser()
 parser.add_argument("sequence", type=Path)
 parser.add_argument("boxes", nargs="+", help="x,y,w,h per target in the first frame, pixels")
-parser.add_argument("--model", default=str(Path(__file__).parents[1] / "weights" / "sdstrack-tiny-random"))
+parser.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
 args = parser.parse_args()
+if args.model is None and not DEFAULT_MODEL.is_dir():
+    sys.exit(f"no model at {DEFAULT_MODEL} (this script is not in a checkout): pass --model FOLDER_OR_REPO_ID")
 
-tracker = MultiTracker.from_pretrained(args.model, bgr=True)
+sequence = SequenceFolder(args.sequence)  # frames as cv2.imread gives them (BGR colour)
+tracker = MultiTracker.from_pretrained(args.model or DEFAULT_MODEL, bgr=True, x_format=sequence.x_format)
 boxes = [[float(v) for v in box.split(",")] for box in args.boxes]
-colors = sorted((args.sequence / "color").iterdir())
-depths = sorted((args.sequence / "depth").iterdir())
-for index, (color_file, depth_file) in enumerate(zip(colors, depths)):
-    rgb = cv2.imread(str(color_file))
-    depth = cv2.imread(str(depth_file), cv2.IMREAD_UNCHANGED)
-    results = tracker.init(rgb, depth, boxes) if index == 0 else tracker.update(rgb, depth)
+for index, (rgb, x) in enumerate(sequence):
+    results = tracker.init(rgb, x, boxes) if index == 0 else tracker.update(rgb, x)
     summary = "  ".join(f"#{i}: {[round(v) for v in r.box]} ({r.score:.2f})" for i, r in enumerate(results))
     print(f"frame {index:3d}  {summary}")

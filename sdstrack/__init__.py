@@ -3,12 +3,13 @@
 from .config import SDSTrackConfig
 from .frames import resize_like
 from .model import SDSTrack, SDSTrackOutput
-from .tracker import MultiTracker, Tracker, TrackResult
+from .tracker import MultiTracker, NonFiniteOutputError, Tracker, TrackResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MultiTracker",
+    "NonFiniteOutputError",
     "SDSTrack",
     "SDSTrackConfig",
     "SDSTrackOutput",

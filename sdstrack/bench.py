@@ -26,12 +26,14 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .backends.pytorch import TorchBackend
 from .config import SDSTrackConfig
-from .model import SDSTrack
+from .io import SequenceFolder
+from .model import SDSTrack, example_crops
+from .runtime import dtype_name, parse_dtype, resolve_device
 from .tracker import Tracker
 
 REDUCED_CONFIG = SDSTrackConfig(embed_dim=64, num_heads=4, head_channels=32)
-DEFAULT_PARITY_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official_parity"
 
 
 def _synchronize(device: torch.device) -> None:
@@ -90,10 +92,6 @@ def reduced_dtypes(device: torch.device) -> list[torch.dtype]:
     return []
 
 
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
 def _machine(device: torch.device) -> dict:
     info = {
         "platform": platform.platform(),
@@ -131,13 +129,10 @@ def bench_network(
     eager.set_attention("eager")
     fast = copy.deepcopy(eager)
     fast.set_attention("fast")
-    template = torch.randn(1, 6, config.template_size, config.template_size, device=device)
-    search = torch.randn(1, 6, config.search_size, config.search_size, device=device)
+    template, search = example_crops(config, device=device)
     models = {"eager float32": eager, "fast float32": fast}
     for dtype in reduced:
-        reduced_model = copy.deepcopy(fast)
-        reduced_model.set_precision(dtype)
-        models[f"fast {_dtype_name(dtype)}"] = reduced_model
+        models[f"fast {dtype_name(dtype)}"] = TorchBackend(fast, device=device, dtype=dtype)
     if use_compile:
         mode = "reduce-overhead" if device.type == "cuda" else None
         for name in list(models):
@@ -155,7 +150,7 @@ def bench_network(
         cases = {name: (lambda m=model: m(template, search)) for name, model in models.items()}
         matmul_flops = {}
         for dtype in [torch.float32, *reduced]:
-            cases[f"matmul {_dtype_name(dtype)}"], matmul_flops[_dtype_name(dtype)] = matmul_case(dtype, device)
+            cases[f"matmul {dtype_name(dtype)}"], matmul_flops[dtype_name(dtype)] = matmul_case(dtype, device)
         medians = interleaved_medians(cases, device, rounds)
     for dtype, count in matmul_flops.items():
         results["matmul_gflops"][dtype] = count / medians.pop(f"matmul {dtype}") / 1e9
@@ -175,11 +170,14 @@ def bench_network(
     results["peak_memory_bytes"] = (
         torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _peak_rss()
     )
-    report("matrix product rate (1024^3, median of the same rounds): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in results["matmul_gflops"].items()))
-    report(f"{_model_name(config) + ', 1 target':28s} {'ms/frame':>9s} {'frames/s':>9s} {'GFLOP':>7s} {'GFLOP/s':>8s} {'of matmul':>9s} {'vs eager':>9s}")
+    rates = ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in results["matmul_gflops"].items())
+    report(f"matrix product rate (1024^3, median of the same rounds): {rates}")
+    columns = ("ms/frame", "frames/s", "GFLOP", "GFLOP/s", "of matmul", "vs eager")
+    report(f"{_model_name(config) + ', 1 target':28s} " + " ".join(f"{c:>9s}" for c in columns))
     for name, row in results["modes"].items():
         report(f"{name:28s} {row['ms_per_frame']:9.1f} {row['frames_per_s']:9.2f} {row['gflop_per_frame']:7.1f} "
-               f"{row['achieved_gflops']:8.1f} {row['fraction_of_matmul_rate']:9.0%} {row['speedup_vs_eager_float32']:8.2f}x")
+               f"{row['achieved_gflops']:8.1f} {row['fraction_of_matmul_rate']:9.0%} "
+               f"{row['speedup_vs_eager_float32']:8.2f}x")
     report(f"peak memory: {results['peak_memory_bytes'] / 2**20:.0f} MiB "
            f"({'CUDA allocated' if device.type == 'cuda' else 'process RSS'})")
     return results
@@ -206,40 +204,39 @@ def bench_targets(
 ) -> dict:
     """Target-frames/s of the fast path in its best precision with N targets in one batch."""
     torch.manual_seed(0)
-    model = SDSTrack(config).eval().to(device)
     dtype = reduced[0] if reduced else torch.float32
-    model.set_precision(dtype)
+    model = TorchBackend(SDSTrack(config), device=device, dtype=dtype, copy_model=False)
     cases = {}
     for count in counts:
-        template = torch.randn(count, 6, config.template_size, config.template_size, device=device)
-        search = torch.randn(count, 6, config.search_size, config.search_size, device=device)
+        template, search = example_crops(config, count, device=device)
         cases[count] = lambda t=template, s=search: model(t, s)
     with torch.inference_mode():
         medians = interleaved_medians(cases, device, rounds)
-    results = {"dtype": _dtype_name(dtype), "targets": {}}
+    results = {"dtype": dtype_name(dtype), "targets": {}}
     for count, seconds in medians.items():
         results["targets"][str(count)] = {"ms_per_frame": seconds * 1e3, "target_frames_per_s": count / seconds}
-        report(f"{count:3d} targets ({_dtype_name(dtype)}): {seconds * 1e3:8.1f} ms/frame, "
+        report(f"{count:3d} targets ({dtype_name(dtype)}): {seconds * 1e3:8.1f} ms/frame, "
                f"{count / seconds:7.2f} target-frames/s")
     return results
 
 
 def bench_onnx(config: SDSTrackConfig, rounds: int, report: Callable[[str], None]) -> dict:
     """ONNX Runtime (CPU, float32) frames/s and its agreement with the PyTorch fast path."""
-    from .export import OnnxRuntimeNetwork, export_onnx
+    from .backends.onnx_runtime import OnnxRuntimeBackend
+    from .export import export_onnx
 
     torch.manual_seed(0)
     model = SDSTrack(config).eval()
-    template = torch.randn(1, 6, config.template_size, config.template_size)
-    search = torch.randn(1, 6, config.search_size, config.search_size)
+    template, search = example_crops(config)
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         path = export_onnx(model, Path(folder) / "model.onnx", max_batch=16)
         export_seconds = time.perf_counter() - start
-        network = OnnxRuntimeNetwork(path, model.config)
+        network = OnnxRuntimeBackend(path, model.config)
         with torch.inference_mode():
             medians = interleaved_medians(
-                {"onnxruntime": lambda: network(template, search), "torch fast float32": lambda: model(template, search)},
+                {"onnxruntime": lambda: network(template, search),
+                 "torch fast float32": lambda: model(template, search)},
                 torch.device("cpu"),
                 rounds,
             )
@@ -251,7 +248,8 @@ def bench_onnx(config: SDSTrackConfig, rounds: int, report: Callable[[str], None
         "torch_fast_float32_ms_per_frame": medians["torch fast float32"] * 1e3,
         "max_abs_score_map_difference": difference,
     }
-    report(f"ONNX Runtime (CPU, float32): {results['ms_per_frame']:.1f} ms/frame, {results['frames_per_s']:.2f} frames/s "
+    report(f"ONNX Runtime (CPU, float32): {results['ms_per_frame']:.1f} ms/frame, "
+           f"{results['frames_per_s']:.2f} frames/s "
            f"(PyTorch fast float32 {results['torch_fast_float32_ms_per_frame']:.1f} ms in the same rounds); "
            f"score map max |diff| {difference:.1e}; export took {export_seconds:.0f} s")
     return results
@@ -266,15 +264,12 @@ def bench_precision(
     the per-frame error. Closed loop: each tracker follows its own boxes, so one flipped arg-max cell
     sends the trajectories apart (the fixture model has random weights and flat score maps).
     """
-    import cv2
-
     from .checkpoint import CheckpointError
     from .convert import convert_checkpoint
 
-    clip = parity_dir / "sequence"
-    rgb = [cv2.imread(str(p)) for p in sorted((clip / "color").iterdir())]
-    depth = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in sorted((clip / "depth").iterdir())]
-    first_box = [float(v) for v in (clip / "groundtruth.txt").read_text().splitlines()[0].split(",")]
+    clip = SequenceFolder(parity_dir / "sequence")
+    rgb, depth = (list(frames) for frames in zip(*clip))
+    first_box = clip.first_box
     with tempfile.TemporaryDirectory() as folder:
         try:
             model = convert_checkpoint(parity_dir / "official_tiny.safetensors", folder, "depth", num_heads=4)
@@ -283,9 +278,9 @@ def bench_precision(
             return {}
     results = {}
     for dtype in reduced:
-        reference = Tracker(copy.deepcopy(model), device=device, bgr=True)
-        reduced = Tracker(copy.deepcopy(model), device=device, dtype=dtype, bgr=True)
-        follower = Tracker(copy.deepcopy(model), device=device, dtype=dtype, bgr=True)
+        reference = Tracker(model, device=device, bgr=True)
+        reduced = Tracker(model, device=device, dtype=dtype, bgr=True)
+        follower = Tracker(model, device=device, dtype=dtype, bgr=True)
         for tracker in (reference, reduced, follower):
             tracker.init(rgb[0], depth[0], first_box)
         open_loop, closed_loop, scores = [], [], []
@@ -297,7 +292,7 @@ def bench_precision(
             open_loop.append(float(np.abs(np.subtract(a.box, b.box)).max()))
             closed_loop.append(float(np.abs(np.subtract(a.box, c.box)).max()))
             scores.append(abs(a.score - b.score))
-        name = _dtype_name(dtype)
+        name = dtype_name(dtype)
         results[name] = {
             "open_loop_max_box_error_px": max(open_loop),
             "open_loop_median_box_error_px": statistics.median(open_loop),
@@ -307,10 +302,57 @@ def bench_precision(
             "closed_loop_first_frame_over_1px": next((i + 1 for i, e in enumerate(closed_loop) if e > 1), None),
         }
         r = results[name]
-        report(f"precision {name} vs float32 on the parity clip: open loop max {r['open_loop_max_box_error_px']:.2f} px "
+        report(f"precision {name} vs float32 on the parity clip: open loop max "
+               f"{r['open_loop_max_box_error_px']:.2f} px "
                f"(median {r['open_loop_median_box_error_px']:.3f} px, {r['open_loop_frames_within_1px']:.0%} of frames "
                f"within 1 px), score max {r['open_loop_max_score_error']:.4f}; closed loop max drift "
-               f"{r['closed_loop_max_box_drift_px']:.1f} px, first frame over 1 px: {r['closed_loop_first_frame_over_1px']}")
+               f"{r['closed_loop_max_box_drift_px']:.1f} px, first frame over 1 px: "
+               f"{r['closed_loop_first_frame_over_1px']}")
+    return results
+
+
+def bench_preprocessing(rounds: int, report: Callable[[str], None], width: int = 640, height: int = 480) -> dict:
+    """Per-frame preprocessing of one RGB-D frame for one target (search crop: check, render, crop,
+    validity mask, normalise): the crop-first path against rendering and concatenating the whole frame
+    first (the original's order), timed in the same interleaved rounds; their crops must be equal."""
+    from .modalities import depth_validity, render_x
+    from .preprocessing import FramePair, normalise
+
+    config = SDSTrackConfig()
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    depth = rng.integers(500, 8000, (height, width)).astype(np.uint16)
+    depth[rng.random((height, width)) < 0.02] = 0
+    box = (0.4 * width, 0.4 * height, 0.12 * width, 0.15 * height)
+    crop_args = (box, config.search_factor, config.search_size, config.patch_size, 0.5)
+
+    def crop_first():
+        crop = FramePair(rgb, depth, "depth").crop(*crop_args)
+        return crop, normalise([crop], config)
+
+    def whole_frame_first():
+        image = np.concatenate([rgb, render_x(depth, "depth")], axis=2)
+        pair = FramePair(image[..., :3], image[..., 3:], "rendered", x_valid=depth_validity(depth))
+        crop = pair.crop(*crop_args)
+        return crop, normalise([crop], config)
+
+    fast, reference = crop_first(), whole_frame_first()
+    identical = all(np.array_equal(getattr(fast[0], name), getattr(reference[0], name))
+                    for name in ("rgb", "x", "x_mask"))
+    identical = identical and np.array_equal(fast[1], reference[1])
+    medians = interleaved_medians(
+        {"crop first": crop_first, "whole frame first": whole_frame_first}, torch.device("cpu"), rounds * 20
+    )
+    results = {
+        "frame": f"{width}x{height} RGB + uint16 depth, 1 target, {config.search_size} px search crop",
+        "ms_crop_first": medians["crop first"] * 1e3,
+        "ms_whole_frame_first": medians["whole frame first"] * 1e3,
+        "speedup": medians["whole frame first"] / medians["crop first"],
+        "bit_identical": identical,
+    }
+    report(f"preprocessing ({results['frame']}): {results['ms_crop_first']:.2f} ms/frame, rendering the whole "
+           f"frame first {results['ms_whole_frame_first']:.2f} ms ({results['speedup']:.1f}x); crops, masks and "
+           f"normalised input identical: {identical}")
     return results
 
 
@@ -345,7 +387,8 @@ def bench_soak(device: torch.device, frames: int, report: Callable[[str], None])
         "rss_peak_over_first_fraction": (peak - first) / first,
         "samples": samples,
     }
-    report(f"soak ({frames} frames, reduced model, every 7th frame without depth, {results['frames_per_s']:.0f} frames/s): "
+    report(f"soak ({frames} frames, reduced model, every 7th frame without depth, "
+           f"{results['frames_per_s']:.0f} frames/s): "
            f"RSS {first / 2**20:.1f} MiB at frame {samples[0]['frame']} -> {last / 2**20:.1f} MiB at frame {frames} "
            f"({results['rss_growth_fraction']:+.2%}), peak {results['rss_peak_over_first_fraction']:+.2%}")
     return results
@@ -358,19 +401,17 @@ def profile_fast_path(
     from torch.profiler import ProfilerActivity, profile
 
     torch.manual_seed(0)
-    template = torch.randn(1, 6, config.template_size, config.template_size, device=device)
-    search = torch.randn(1, 6, config.search_size, config.search_size, device=device)
+    template, search = example_crops(config, device=device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     for dtype in [torch.float32, *reduced]:
-        model = SDSTrack(config).eval().to(device)
-        model.set_precision(dtype)
+        model = TorchBackend(SDSTrack(config), device=device, dtype=dtype, copy_model=False)
         with torch.inference_mode():
             model(template, search)
             with profile(activities=activities) as profiler:
                 for _ in range(3):
                     model(template, search)
                 _synchronize(device)
-        report(f"profile of the fast path, {_dtype_name(dtype)}, 3 frames:")
+        report(f"profile of the fast path, {dtype_name(dtype)}, 3 frames:")
         sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
         report(profiler.key_averages().table(sort_by=sort_by, row_limit=12))
 
@@ -383,8 +424,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--soak-frames", type=int, default=5000)
     parser.add_argument("--skip-onnx", action="store_true", help="skip the ONNX export and ONNX Runtime timing")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd fast paths")
-    parser.add_argument("--parity-dir", type=Path, default=DEFAULT_PARITY_DIR,
-                        help="parity fixtures for the precision check (skipped when absent)")
+    parser.add_argument("--parity-dir", type=Path, default=os.environ.get("SDSTRACK_FIXTURES"),
+                        help="parity fixtures folder (official_parity) for the precision check; default "
+                             "$SDSTRACK_FIXTURES; skipped when not given")
     parser.add_argument("--reduced-dtypes", default=None,
                         help="comma list of reduced precisions to time (bfloat16, float16) or 'none' "
                              "(default: those this device supports)")
@@ -396,32 +438,34 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 
 
 def run(args: argparse.Namespace) -> int:
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(args.device)
 
     def report(line: str) -> None:
         print(line, flush=True)
 
     results: dict = {"machine": _machine(device)}
     report(f"machine: {results['machine']['processor']}, {results['machine']['cpu_threads']} threads, "
-           f"torch {torch.__version__}, device {device}" + (f" ({results['machine']['gpu']})" if "gpu" in results["machine"] else ""))
+           f"torch {torch.__version__}, device {device}"
+           + (f" ({results['machine']['gpu']})" if "gpu" in results["machine"] else ""))
     config = REDUCED_CONFIG if args.reduced else SDSTrackConfig()
     if args.reduced_dtypes is None:
         reduced = reduced_dtypes(device)
     elif args.reduced_dtypes == "none":
         reduced = []
     else:
-        reduced = [getattr(torch, name) for name in args.reduced_dtypes.split(",")]
+        reduced = [parse_dtype(name) for name in args.reduced_dtypes.split(",")]
     results["network"] = bench_network(config, device, reduced, args.rounds, args.compile, report)
     if args.profile:
         profile_fast_path(config, device, reduced, report)
+    results["preprocessing"] = bench_preprocessing(args.rounds, report)
     counts = [int(c) for c in args.targets.split(",") if c]
     results["targets"] = bench_targets(config, device, reduced, counts, max(2, args.rounds // 2), report)
     if not args.skip_onnx:
         results["onnxruntime"] = bench_onnx(config, args.rounds, report)
-    if (args.parity_dir / "official_tiny.safetensors").is_file():
+    if args.parity_dir is not None and (args.parity_dir / "official_tiny.safetensors").is_file():
         results["precision"] = bench_precision(device, reduced, args.parity_dir, report)
     else:
-        report(f"precision: skipped (no parity fixtures at {args.parity_dir})")
+        report(f"precision: skipped (no parity fixtures at {args.parity_dir}; pass --parity-dir)")
     if args.soak_frames:
         results["soak"] = bench_soak(device, args.soak_frames, report)
     args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -6,9 +6,11 @@ The layout is huggingface_hub's ``PyTorchModelHubMixin`` one, so a folder writte
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 from huggingface_hub import hf_hub_download
@@ -26,6 +28,23 @@ from .config import SDSTrackConfig
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+MAX_LISTED = 5  # entries named per category in error messages; the rest are counted
+
+
+class HubOptions(TypedDict, total=False):
+    """Keyword options for Hugging Face Hub downloads, accepted by every ``from_pretrained``.
+
+    Attributes:
+        revision: branch, tag or commit hash (default ``main``).
+        cache_dir: the Hub cache folder (default: huggingface_hub's).
+        local_files_only: never contact the Hub, use the cache only (``HF_HUB_OFFLINE=1`` does the same).
+        token: access token for private repos (``True``: the stored login).
+    """
+
+    revision: str | None
+    cache_dir: str | Path | None
+    local_files_only: bool
+    token: str | bool | None
 
 
 class CheckpointError(RuntimeError):
@@ -74,15 +93,25 @@ def resolve(
 ) -> Path:
     """Return a local folder holding the checkpoint: ``name_or_path`` itself, or a Hub snapshot.
 
-    A string that is not an existing folder is taken as a Hub repo id (``owner/name``) and its
-    ``filenames`` are fetched with :func:`huggingface_hub.hf_hub_download`, which honours ``HF_HUB_OFFLINE``, the cache
+    ``~`` is expanded. A name that does not exist locally is a local path, and an immediate
+    :class:`CheckpointError` without any Hub request, when it is a :class:`~pathlib.Path` or looks like
+    a path: it starts with ``.``, ``/`` or ``~``, holds a backslash (or the platform's separator),
+    holds more than one ``/``, ends with ``/``, or is ``a/b`` with ``a`` an existing folder under the
+    current directory. Any other string is a Hub repo id (``owner/name``) and its ``filenames`` are
+    fetched with :func:`huggingface_hub.hf_hub_download`, which honours ``HF_HUB_OFFLINE``, the cache
     and ``revision`` (branch, tag or commit hash).
     """
     path = Path(name_or_path)
+    try:
+        path = path.expanduser()
+    except RuntimeError:  # "~unknown-user/...": left as written, so it is reported as a missing folder
+        pass
     if path.is_dir():
         return path
     if path.exists():
         raise CheckpointError(f"{path} is a file; pass the folder that holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+    if _is_local_path(name_or_path):
+        raise CheckpointError(_missing_folder_message(path))
     repo_id = str(name_or_path)
     files = []
     for filename in filenames:
@@ -130,6 +159,46 @@ def resolve(
     return folders.pop()
 
 
+def _is_local_path(name_or_path: str | Path) -> bool:
+    """Whether a name that does not exist locally was meant as a local path rather than a Hub repo id."""
+    if isinstance(name_or_path, Path):
+        return True
+    name = name_or_path
+    separators = {os.sep, os.altsep} - {None, "/"}
+    if name.startswith((".", "/", "~")) or "\\" in name or any(sep in name for sep in separators):
+        return True
+    if name.count("/") > 1 or name.endswith("/"):
+        return True
+    owner, slash, _ = name.partition("/")
+    return bool(slash) and Path(owner).is_dir()
+
+
+def _missing_folder_message(path: Path) -> str:
+    """Say that the local folder ``path`` does not exist, suggest checkpoint folders beside it, and how to
+    name a Hub repo instead."""
+    sentences = [f"Local checkpoint folder {path.absolute()} does not exist."]
+    parent = path.parent
+    if parent.is_dir():
+        try:
+            candidates = [p for p in parent.iterdir() if (p / CONFIG_NAME).is_file()]
+        except OSError:  # an unreadable parent: no suggestions
+            candidates = []
+        candidates.sort(key=lambda p: (-difflib.SequenceMatcher(None, p.name, path.name).ratio(), p.name))
+        if candidates:
+            sentences.append(f"Did you mean {', '.join(str(parent / p.name) for p in candidates[:MAX_LISTED])}?")
+        else:
+            sentences.append(f"{parent.absolute()} holds no checkpoint folder (a folder with {CONFIG_NAME}).")
+    else:
+        sentences.append(f"Its parent folder {parent.absolute()} does not exist either.")
+    if not path.is_absolute():
+        sentences.append(f"Relative paths start at the current directory, {Path.cwd()}.")
+    sentences.append(
+        "To load from the Hugging Face Hub instead, pass a repo id of the form 'owner/name' "
+        "(one '/', no leading '.', '/' or '~', and no local folder named 'owner')."
+    )
+    return " ".join(sentences)
+
+
 def _hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
 
@@ -137,22 +206,21 @@ def _hub_offline() -> bool:
 def load_state_dict_strict(
     module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint"
 ) -> None:
-    """Load ``state_dict`` into ``module``; any missing, unexpected or mis-shaped key is an error."""
+    """Load ``state_dict`` into ``module``; any missing, unexpected or mis-shaped key is an error.
+
+    The error names up to ``MAX_LISTED`` entries per category, in the model's key order (the
+    checkpoint's for unexpected keys), and counts the rest.
+    """
     expected = module.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = sorted(
+    missing = [name for name in expected if name not in state_dict]
+    unexpected = [name for name in state_dict if name not in expected]
+    mismatched = [
         f"{name}: checkpoint {tuple(state_dict[name].shape)} vs model {tuple(expected[name].shape)}"
-        for name in set(expected) & set(state_dict)
-        if state_dict[name].shape != expected[name].shape
-    )
-    problems = []
-    if missing:
-        problems.append(f"missing keys {missing}")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected}")
-    if mismatched:
-        problems.append(f"shape mismatches {mismatched}")
+        for name in expected
+        if name in state_dict and state_dict[name].shape != expected[name].shape
+    ]
+    categories = (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
+    problems = [_summarise(label, entries) for label, entries in categories if entries]
     if problems:
         raise CheckpointError(
             f"{source} does not fit the model built from its config: " + "; ".join(problems) + ". "
@@ -160,3 +228,11 @@ def load_state_dict_strict(
             "checkpoint again with `sdstrack convert`."
         )
     module.load_state_dict(state_dict, strict=True)
+
+
+def _summarise(label: str, entries: Sequence[str]) -> str:
+    """``label [first entries]``, then ``... and N more (M in all)`` when there are more than ``MAX_LISTED``."""
+    text = f"{label} {list(entries[:MAX_LISTED])}"
+    if len(entries) > MAX_LISTED:
+        text += f" ... and {len(entries) - MAX_LISTED} more ({len(entries)} in all)"
+    return text

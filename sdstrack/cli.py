@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from .backends import backend_names
 from .config import MODALITIES
+from .modalities import X_FORMATS
+from .runtime import DTYPES, dtype_name, parse_dtype
+
+_NEGATIVE_NUMBER = re.compile(r"-[\d.]")
+# tqdm's default bar, but always in frames/s (tqdm itself switches to s/frame below 1 frame/s)
+_BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]"
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -20,8 +31,6 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _export_onnx(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .export import ONNX_NAME, export_onnx
     from .model import SDSTrack
 
@@ -42,53 +51,85 @@ def _parse_box(text: str) -> tuple[float, float, float, float]:
         raise argparse.ArgumentTypeError(f"--box has a non-number in {text!r}") from err
 
 
+def _join_negative_box(argv: list[str]) -> list[str]:
+    """``--box -5,10,60,50`` -> ``--box=-5,10,60,50``: argparse takes a value starting with '-' for an option."""
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        if argv[index] == "--box" and index + 1 < len(argv) and _NEGATIVE_NUMBER.match(argv[index + 1]):
+            joined.append(f"--box={argv[index + 1]}")
+            index += 2
+        else:
+            joined.append(argv[index])
+            index += 1
+    return joined
+
+
+def _check_output(option: str, path: str) -> None:
+    """Refuse an output file that cannot be written, before any model is loaded or frame tracked."""
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{option} {path}: the folder {folder} does not exist; create the folder first")
+    if target.is_dir():
+        raise ValueError(f"{option} {path} is a folder; give a file name inside it")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"{option} {path}: the folder {folder} is not writable")
+
+
 def _track(args: argparse.Namespace) -> int:
     import cv2
-    import torch
+    from tqdm import tqdm
 
-    from .io import FrameSource, color_frame, draw_result
+    from .io import FrameSource, SequenceFolder, check_same_length, color_frame, draw_result
     from .tracker import Tracker
 
-    rgb_source, x_source = FrameSource(args.rgb), FrameSource(args.x)
-    if len(rgb_source) != len(x_source):
-        raise ValueError(f"{args.rgb} has {len(rgb_source)} frames but {args.x} has {len(x_source)}")
-    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[args.dtype]
-    options = {"bgr": True, "x_format": args.x_format}
-    if args.backend == "torch":
-        options.update(device=args.device, dtype=dtype, compile=args.compile)
-    tracker = Tracker.from_pretrained(args.model, backend=args.backend, **options)
-    total, writer, lines = len(rgb_source), None, []
-    interactive = sys.stderr.isatty()
-    start = time.perf_counter()
-    for index, (rgb, x) in enumerate(zip(rgb_source, x_source)):
-        rgb = color_frame(rgb)
-        if index == 0:
-            result = tracker.init(rgb, x, args.box)
-        else:
-            result = tracker.update(rgb, x)
-        lines.append(",".join(f"{v:.6f}" for v in (*result.box, result.score)))
-        if args.render:
-            if writer is None:
-                fps = getattr(rgb_source, "fps", 30.0)
-                writer = cv2.VideoWriter(str(args.render), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                         (rgb.shape[1], rgb.shape[0]))
-                if not writer.isOpened():
-                    raise ValueError(f"OpenCV cannot write the video {args.render}")
-            writer.write(draw_result(rgb, result.box, result.score))
-        if interactive or (index + 1) % 100 == 0 or index + 1 == total:
-            rate = (index + 1) / (time.perf_counter() - start)
-            print(f"\rframe {index + 1}/{total}  {rate:.1f} frames/s", end="\n" if not interactive else "",
-                  file=sys.stderr, flush=True)
-    elapsed = time.perf_counter() - start
-    if interactive:
-        print(file=sys.stderr)
-    if writer is not None:
-        writer.release()
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
-    print(f"tracked {len(lines)} frames in {elapsed:.1f} s: {len(lines) / elapsed:.1f} frames/s "
-          f"on {tracker.device} ({args.dtype})")
+    if args.sequence is not None:
+        if args.rgb is not None or args.x is not None:
+            raise ValueError("pass either --sequence DIR, or --rgb and --x, not both")
+        sequence = SequenceFolder(args.sequence)
+        rgb_source, x_source, x_format = sequence.rgb, sequence.x, args.x_format or sequence.x_format
+        box = args.box or sequence.first_box
+        if box is None:
+            raise ValueError(f"{args.sequence} has no groundtruth.txt: pass the first frame's box with --box x,y,w,h")
+    else:
+        if args.rgb is None or args.x is None:
+            raise ValueError("pass --sequence DIR, or both --rgb and --x")
+        if args.box is None:
+            raise ValueError("pass the first frame's box with --box x,y,w,h (top-left corner and size in pixels)")
+        rgb_source, x_source, x_format, box = FrameSource(args.rgb), FrameSource(args.x), args.x_format, args.box
+    total = check_same_length(rgb_source, x_source)
+    for option, path in (("--out", args.out), ("--render", args.render)):
+        if path:
+            _check_output(option, path)
+
+    dtype = parse_dtype(args.dtype)
+    tracker = Tracker.from_pretrained(args.model, backend=args.backend, device=args.device, dtype=dtype,
+                                      compile=args.compile, bgr=True, x_format=x_format)
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(args.out, "w")) if args.out else None
+        writer = None
+        progress = stack.enter_context(tqdm(total=total or None, unit=" frames", file=sys.stderr, bar_format=_BAR))
+        start = time.perf_counter()
+        for index, (rgb, x) in enumerate(zip(rgb_source, x_source)):
+            rgb = color_frame(rgb)
+            result = tracker.init(rgb, x, box) if index == 0 else tracker.update(rgb, x)
+            if out is not None:
+                out.write(",".join(f"{v:.6f}" for v in (*result.box, result.score)) + "\n")
+                out.flush()
+            if args.render:
+                if writer is None:
+                    writer = cv2.VideoWriter(str(args.render), cv2.VideoWriter_fourcc(*"mp4v"),
+                                             rgb_source.fps or 30.0, (rgb.shape[1], rgb.shape[0]))
+                    stack.callback(writer.release)
+                    if not writer.isOpened():
+                        raise ValueError(f"OpenCV cannot write the video {args.render}")
+                writer.write(draw_result(rgb, result.box, result.score))
+            progress.update()
+        elapsed = time.perf_counter() - start
+    frames = progress.n
+    print(f"tracked {frames} frames in {elapsed:.1f} s: {frames / elapsed:.1f} frames/s "
+          f"on {tracker.device} ({dtype_name(dtype)})")
     if args.out:
         print(f"boxes (x,y,w,h,score per frame) -> {args.out}")
     if args.render:
@@ -123,17 +164,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     track = commands.add_parser("track", help="track one target through an RGB + X sequence")
     track.add_argument("--model", required=True, help="checkpoint folder or Hugging Face Hub repo id")
-    track.add_argument("--rgb", required=True, help="folder of RGB images (sorted by name) or a video")
-    track.add_argument("--x", required=True, help="folder of X images (16-bit depth PNGs, thermal, event) or a video")
-    track.add_argument("--box", required=True, type=_parse_box, help="initial box x,y,w,h in pixels (top-left)")
-    track.add_argument("--out", help="write one x,y,w,h,score line per frame to this file")
+    track.add_argument("--sequence", metavar="DIR",
+                       help="sequence folder: color/, one of depth/ thermal/ event/ (images sorted by name) and "
+                       "optionally groundtruth.txt (x,y,w,h per frame); instead of --rgb and --x")
+    track.add_argument("--rgb", help="folder of RGB images (sorted by name) or a video")
+    track.add_argument("--x", help="folder of X images (16-bit depth PNGs, thermal, event) or a video")
+    track.add_argument("--box", type=_parse_box, metavar="X,Y,W,H",
+                       help="initial box x,y,w,h in pixels (top-left corner; may be negative, partly outside the "
+                       "image); default with --sequence: the first groundtruth.txt line")
+    track.add_argument("--out", help="write one x,y,w,h,score line per frame to this file, as frames are tracked")
     track.add_argument("--render", help="write the RGB frames with the tracked box to this .mp4 video")
-    track.add_argument("--x-format", default=None, choices=["depth", "thermal", "event", "rendered"],
-                       help="how X frames come (default: the model's modality; 'rendered' = ready 3-channel)")
-    track.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda if available)")
-    track.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    track.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
-                       help="onnxruntime runs MODEL/model.onnx (see export-onnx) on the CPU")
+    track.add_argument("--x-format", default=None, choices=X_FORMATS,
+                       help="how X frames come (default: the --sequence X folder's name, else the model's "
+                       "modality; 'rendered' = ready 3-channel)")
+    track.add_argument("--device", default=None,
+                       help="cuda, cpu, ... (default: sdstrack.runtime.default_device(), cuda when available)")
+    track.add_argument("--dtype", default="float32", choices=tuple(DTYPES),
+                       help="precision of the network's matrix products")
+    track.add_argument("--backend", default="torch", choices=backend_names(),
+                       help="onnxruntime runs MODEL/model.onnx (see export-onnx) on the CPU in float32")
     track.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA graphs on GPU)")
     track.set_defaults(run=_track)
     return parser
@@ -145,12 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_negative_box(argv))
     from .checkpoint import CheckpointError
 
     try:
         return args.run(args)
-    except (CheckpointError, ValueError, FileNotFoundError) as err:
+    except (CheckpointError, ValueError, OSError, FloatingPointError) as err:
         print(f"sdstrack {args.command}: error: {err}", file=sys.stderr)
         return 2
 

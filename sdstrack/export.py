@@ -1,4 +1,5 @@
-"""ONNX export of the network (candidate elimination included) and an ONNX Runtime backend.
+"""ONNX export of the network, candidate elimination included (run it with the ``onnxruntime`` backend,
+:mod:`sdstrack.backends.onnx_runtime`).
 
 Needs the optional dependencies: ``pip install "sdstrack[onnx]"`` (onnx and onnxscript for the
 exporter, onnxruntime for inference).
@@ -14,12 +15,10 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .config import SDSTrackConfig
-from .model import SDSTrack, SDSTrackOutput, decode_boxes
+from .model import SDSTrack, example_crops
 
 ONNX_NAME = "model.onnx"
 INPUT_NAMES = ("template", "search", "rgb_mask", "x_mask")
@@ -44,12 +43,9 @@ def export_onnx(model: SDSTrack, path: str | Path, max_batch: int = 64) -> Path:
     network = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
     network.set_attention("fast")
     tokens = cfg.num_template_tokens + cfg.num_search_tokens
-    example = (
-        torch.zeros(2, 6, cfg.template_size, cfg.template_size),
-        torch.zeros(2, 6, cfg.search_size, cfg.search_size),
-        torch.zeros(2, tokens, dtype=torch.bool),
-        torch.zeros(2, tokens, dtype=torch.bool),
-    )
+    # Two distinct mask tensors: the exporter would tie inputs that alias one tensor.
+    example = (*example_crops(cfg, batch=2), torch.zeros(2, tokens, dtype=torch.bool),
+               torch.zeros(2, tokens, dtype=torch.bool))
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     path = Path(path)
     torch.onnx.export(
@@ -63,41 +59,3 @@ def export_onnx(model: SDSTrack, path: str | Path, max_batch: int = 64) -> Path:
         verbose=False,
     )
     return path
-
-
-class OnnxRuntimeNetwork:
-    """An exported SDSTrack run by ONNX Runtime, called like :class:`SDSTrack` (without fusion tokens).
-
-    ``Tracker(OnnxRuntimeNetwork(...))`` or ``Tracker.from_pretrained(folder, backend="onnxruntime")``
-    tracks with it; pre- and post-processing are the same code as for the PyTorch network.
-    """
-
-    def __init__(self, onnx_path: str | Path, config: SDSTrackConfig, providers: list[str] | None = None) -> None:
-        try:
-            import onnxruntime
-        except ImportError as err:
-            raise ImportError('the ONNX Runtime backend needs onnxruntime: pip install "sdstrack[onnx]"') from err
-        if not Path(onnx_path).is_file():
-            raise FileNotFoundError(
-                f"{onnx_path} does not exist; export it first with `sdstrack export-onnx CHECKPOINT_DIR`"
-            )
-        self.config = config
-        self.session = onnxruntime.InferenceSession(str(onnx_path), providers=providers or ["CPUExecutionProvider"])
-
-    def __call__(
-        self, template: Tensor, search: Tensor, *, rgb_mask: Tensor | None = None, x_mask: Tensor | None = None
-    ) -> SDSTrackOutput:
-        batch = template.shape[0]
-        tokens = self.config.num_template_tokens + self.config.num_search_tokens
-        no_mask = np.zeros((batch, tokens), dtype=bool)
-        feeds = {
-            "template": template.detach().cpu().float().numpy(),
-            "search": search.detach().cpu().float().numpy(),
-            "rgb_mask": rgb_mask.cpu().numpy() if rgb_mask is not None else no_mask,
-            "x_mask": x_mask.cpu().numpy() if x_mask is not None else no_mask,
-        }
-        score_map, size_map, offset_map, features = (
-            torch.from_numpy(array).to(template.device) for array in self.session.run(list(OUTPUT_NAMES), feeds)
-        )
-        boxes, _ = decode_boxes(score_map, size_map, offset_map)
-        return SDSTrackOutput(score_map, size_map, offset_map, boxes, features)

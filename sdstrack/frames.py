@@ -1,4 +1,4 @@
-"""Frame and box handling in NumPy/OpenCV: input checks, the original square crop, patch validity.
+"""Checks of what users pass in: frames and boxes, with errors that say what was seen and how to fix it.
 
 Conventions: frames are H x W x 3 ``uint8`` **RGB** arrays (OpenCV users hold BGR: convert, or use the
 tracker's ``bgr=True``); boxes are top-left ``x, y, w, h`` in pixels.
@@ -7,7 +7,6 @@ tracker's ``bgr=True``); boxes are top-left ``x, y, w, h`` in pixels.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -16,16 +15,36 @@ Box = tuple[float, float, float, float]
 
 
 def check_rgb_frame(frame: object, name: str = "rgb") -> np.ndarray:
-    """Validate an H x W x 3 ``uint8`` frame; returns it C-contiguous (copied only when needed)."""
+    """Validate an H x W x 3 ``uint8`` frame; returns it unchanged (any strides are fine)."""
     if not isinstance(frame, np.ndarray):
         raise TypeError(f"{name} frame must be a NumPy array (H x W x 3 uint8 RGB), got {type(frame).__name__}")
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"{name} frame must be H x W x 3 (three colour channels, RGB order), got shape {frame.shape}")
-    if frame.dtype != np.uint8:
-        hint = " (scale floats in [0, 1] by 255 and cast)" if np.issubdtype(frame.dtype, np.floating) else ""
-        raise ValueError(f"{name} frame must be uint8, got dtype {frame.dtype}{hint}")
     check_not_empty(frame, name)
-    return np.ascontiguousarray(frame)
+    if frame.dtype != np.uint8:
+        raise ValueError(f"{name} frame must be uint8, got dtype {frame.dtype}{_uint8_fix(frame)}")
+    return frame
+
+
+def _uint8_fix(frame: np.ndarray) -> str:
+    """What the values of a non-uint8 image look like, and the conversion that fits them."""
+    if frame.dtype == np.bool_ or not (np.issubdtype(frame.dtype, np.number)):
+        return ""
+    finite = frame[np.isfinite(frame)] if np.issubdtype(frame.dtype, np.floating) else frame
+    if finite.size == 0:
+        return " with no finite values"
+    low, high = finite.min().item(), finite.max().item()
+    seen = f" with values {low:g}..{high:g}"
+    if low < 0:
+        return f"{seen}: negative values are not an image; convert your frames to 0..255 uint8"
+    if np.issubdtype(frame.dtype, np.floating) and high <= 1.0:
+        return f"{seen} (a 0..1 image): use (frame * 255).round().astype(np.uint8)"
+    if high <= 255:
+        return f"{seen} (already 0..255): use frame.round().astype(np.uint8)" if np.issubdtype(
+            frame.dtype, np.floating) else f"{seen} (already 0..255): use frame.astype(np.uint8)"
+    if frame.dtype == np.uint16:
+        return f"{seen} (a 16-bit image): use (frame >> 8).astype(np.uint8)"
+    return f"{seen}: scale them to 0..255 and convert with .astype(np.uint8)"
 
 
 def check_not_empty(frame: np.ndarray, name: str) -> None:
@@ -43,11 +62,27 @@ def check_same_size(first: np.ndarray, second: np.ndarray, first_name: str, seco
         )
 
 
-def check_box(box: Sequence[float], width: int, height: int) -> Box:
+BOX_HELP = "box must be 4 numbers x, y, w, h (top-left corner, width and height in pixels)"
+MAX_BOX_TO_IMAGE = 4.0
+"""A box side may be at most this many times the image's width (height): larger is a unit mistake."""
+
+
+def as_box(box: object) -> Box:
+    """Any 4-number sequence or array (ints, floats, NumPy scalars) -> a tuple of 4 floats."""
+    if isinstance(box, (str, bytes)) or box is None:
+        raise ValueError(f"{BOX_HELP}, got {box!r}; e.g. (85, 119, 70, 62)")
+    try:
+        values = np.asarray(box)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{BOX_HELP}, got {box!r}") from err
+    if values.shape != (4,) or values.dtype == np.bool_ or not np.issubdtype(values.dtype, np.number):
+        raise ValueError(f"{BOX_HELP}, got {box!r} (shape {values.shape}, dtype {values.dtype})")
+    return tuple(float(v) for v in values)  # type: ignore[return-value]
+
+
+def check_box(box: object, width: int, height: int) -> Box:
     """Validate a top-left ``x, y, w, h`` pixel box against a W x H image; returns it as floats."""
-    values = tuple(float(v) for v in box)
-    if len(values) != 4:
-        raise ValueError(f"box must have 4 numbers (x, y, w, h: top-left corner and size in pixels), got {len(values)}")
+    values = as_box(box)
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"box {values} contains NaN or inf")
     x, y, w, h = values
@@ -55,6 +90,11 @@ def check_box(box: Sequence[float], width: int, height: int) -> Box:
         raise ValueError(f"box {values} has a non-positive width or height; boxes are x, y, w, h, not x1, y1, x2, y2")
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise ValueError(f"box {values} lies entirely outside the {width}x{height} image")
+    if w > MAX_BOX_TO_IMAGE * width or h > MAX_BOX_TO_IMAGE * height:
+        raise ValueError(
+            f"box {values} is more than {MAX_BOX_TO_IMAGE:g} times the size of the {width}x{height} image; "
+            "pass the target's box in pixels of this image (x, y, w, h, not normalised or in another resolution)"
+        )
     return values
 
 
@@ -68,47 +108,3 @@ def resize_like(frame: np.ndarray, reference: np.ndarray) -> np.ndarray:
     size = (reference.shape[1], reference.shape[0])
     interpolation = cv2.INTER_NEAREST if frame.ndim == 2 else cv2.INTER_LINEAR
     return cv2.resize(frame, size, interpolation=interpolation)
-
-
-def square_region(image: np.ndarray, box: Sequence[float], factor: float, pad_value: float = 0) -> np.ndarray:
-    """The original tracker's square crop (``sample_target``) at image resolution, reproduced exactly.
-
-    The square has side ``ceil(sqrt(w * h) * factor)`` pixels and is centred on the box centre with
-    its top-left corner at ``round(centre - side / 2)`` (Python rounding); outside the image it is
-    padded with ``pad_value``. Like the original, a square that passes the right (bottom) edge leaves
-    out the image's last column (row) and pads one more instead.
-    """
-    x, y, w, h = box
-    side = math.ceil(math.sqrt(w * h) * factor)
-    if side < 1:
-        raise ValueError(f"box {tuple(box)} is too small to crop around")
-    x1 = round(x + 0.5 * w - side * 0.5)
-    y1 = round(y + 0.5 * h - side * 0.5)
-    x2, y2 = x1 + side, y1 + side
-    height, width = image.shape[:2]
-    left, top = max(0, -x1), max(0, -y1)
-    right, bottom = max(x2 - width + 1, 0), max(y2 - height + 1, 0)
-    region = image[y1 + top : y2 - bottom, x1 + left : x2 - right]
-    padding = ((top, bottom), (left, right)) + ((0, 0),) * (image.ndim - 2)
-    return np.pad(region, padding, constant_values=pad_value)
-
-
-def crop_square(image: np.ndarray, box: Sequence[float], factor: float, output_size: int) -> tuple[np.ndarray, float]:
-    """:func:`square_region` resized bilinearly to ``output_size``; returns the crop and
-    ``resize_factor = output_size / side``."""
-    region = square_region(image, box, factor)
-    return cv2.resize(region, (output_size, output_size)), output_size / region.shape[0]
-
-
-def patch_valid_fraction(
-    valid: np.ndarray, box: Sequence[float], factor: float, output_size: int, patch: int
-) -> np.ndarray:
-    """Fraction of valid pixels under each patch of the crop :func:`crop_square` takes (row-major).
-
-    Pixels outside the image count as valid: they are the crop's zero padding, which both modalities
-    share and the network was trained with, not missing sensor data.
-    """
-    region = square_region(valid.astype(np.float32), box, factor, pad_value=1.0)
-    area = cv2.resize(region, (output_size, output_size), interpolation=cv2.INTER_AREA)
-    grid = output_size // patch
-    return area.reshape(grid, patch, grid, patch).mean(axis=(1, 3)).reshape(-1)

@@ -1,12 +1,16 @@
 """The frame-level trackers: RGB + X frames and a box in, a box and a confidence per frame out.
 
-Read top to bottom, one frame goes: check the frames -> render X -> crop around the previous box ->
-normalise -> network (with masked tokens for missing or invalid sensor data) -> Hann window ->
-decode -> map back to image pixels -> clip. Every step reproduces the original SDSTrack tracker, so
-the published checkpoints give the published scores.
+One frame goes, top to bottom in :meth:`_PairTracker._update_targets`:
 
-Conventions: frames are H x W x 3 ``uint8`` **RGB** arrays (``bgr=True`` accepts OpenCV's BGR);
-boxes are top-left ``x, y, w, h`` in pixels; X frames are described in :mod:`sdstrack.modalities`.
+1. preparation (:mod:`sdstrack.preprocessing`): check the frames, crop a square around each target's
+   previous box, render X there, find missing or invalid patches, normalise;
+2. the network call, through a backend (:mod:`sdstrack.backends`): PyTorch or ONNX Runtime;
+3. decoding: Hann window, arg-max, box in crop units;
+4. map-back to image pixels and clipping to the image.
+
+Every step reproduces the original SDSTrack tracker, so the published checkpoints give the published
+scores. Conventions: frames are H x W x 3 ``uint8`` **RGB** arrays (``bgr=True`` accepts OpenCV's
+BGR); boxes are top-left ``x, y, w, h`` in pixels; X frames are described in :mod:`sdstrack.modalities`.
 """
 
 from __future__ import annotations
@@ -17,23 +21,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 import torch
 
 from . import checkpoint
-from .config import SDSTrackConfig
-from .frames import Box, check_box, check_not_empty, check_rgb_frame, check_same_size, crop_square, patch_valid_fraction
-from .modalities import X_FORMATS, depth_validity, render_x
+from .backends import NetworkBackend, backend_files, load_backend
+from .backends.pytorch import TorchBackend
+from .frames import Box, check_box
+from .modalities import X_FORMATS
 from .model import SDSTrack, decode_boxes
+from .preprocessing import FramePair, TargetCrop, normalise
 
 if TYPE_CHECKING:
-    from .export import OnnxRuntimeNetwork
+    from typing_extensions import Unpack
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+    from .checkpoint import HubOptions
+
 CLIP_MARGIN = 10  # px: a tracked box keeps at least this much of itself inside the image
 DEFAULT_MIN_VALID_FRACTION = 0.5
+
+
+class NonFiniteOutputError(FloatingPointError):
+    """The network returned NaN or inf for a frame (float16 overflow, corrupted weights); the tracker's
+    state is left as it was before the frame."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,7 @@ class TrackResult:
     """One target in one frame.
 
     Attributes:
-        box: top-left ``x, y, w, h`` in pixels (float).
+        box: top-left ``x, y, w, h`` in pixels (floats).
         score: confidence in [0, 1]: the Hann-windowed peak of the score map, as the original
             tracker reports it (1.0 for the initial frame).
         frame_index: 0 for the frame given to ``init``, then 1, 2, ...
@@ -64,18 +74,6 @@ class TrackResult:
         return (x + w / 2, y + h / 2, w, h)
 
 
-@dataclass
-class _FramePair:
-    """A checked, rendered frame pair: the 6-channel image the network crops from, and what is known
-    about missing or invalid data in each modality (``*_valid`` None = every pixel valid)."""
-
-    image: np.ndarray
-    rgb_missing: bool
-    x_missing: bool
-    rgb_valid: np.ndarray | None
-    x_valid: np.ndarray | None
-
-
 def hann_window(size: int) -> torch.Tensor:
     """(1, 1, size, size) centred Hann window, ``0.5 * (1 - cos(2 pi k / (size + 1)))``, k = 1..size."""
     k = torch.arange(1, size + 1, dtype=torch.float32)
@@ -83,26 +81,37 @@ def hann_window(size: int) -> torch.Tensor:
     return hann.view(1, 1, -1, 1) * hann.view(1, 1, 1, -1)
 
 
+def map_back(crop_box: Sequence[float], previous: Box, search_size: int, resize_factor: float) -> Box:
+    """A ``cx, cy, w, h`` box measured from the search crop's corner in image pixels (the decoded
+    fractions times ``search_size / resize_factor``), found around ``previous`` -> image ``x, y, w, h``."""
+    cx, cy, w, h = crop_box
+    half_side = 0.5 * search_size / resize_factor
+    cx += previous[0] + 0.5 * previous[2] - half_side
+    cy += previous[1] + 0.5 * previous[3] - half_side
+    return (cx - 0.5 * w, cy - 0.5 * h, w, h)
+
+
 def clip_box(box: Sequence[float], width: int, height: int, margin: int = CLIP_MARGIN) -> Box:
-    """Keep a box inside the image with at least ``margin`` px of it visible, and sides >= ``margin``."""
+    """Keep a box inside the image with at least ``margin`` px of it visible and sides of at least
+    ``margin`` px (the margin shrinks to the image's side for images smaller than it)."""
+    margin_x, margin_y = min(margin, width), min(margin, height)
     x, y, w, h = box
-    x2, y2 = x + w, y + h
-    x1 = min(max(0, x), width - margin)
-    x2 = min(max(margin, x2), width)
-    y1 = min(max(0, y), height - margin)
-    y2 = min(max(margin, y2), height)
-    return (x1, y1, max(margin, x2 - x1), max(margin, y2 - y1))
+    x1 = min(max(0.0, x), width - margin_x)
+    x2 = min(max(margin_x, x + w), width)
+    y1 = min(max(0.0, y), height - margin_y)
+    y2 = min(max(margin_y, y + h), height)
+    return (float(x1), float(y1), float(max(margin_x, x2 - x1)), float(max(margin_y, y2 - y1)))
 
 
 class _PairTracker:
-    """What single- and multi-target tracking share: the model, the pipeline and the targets' state."""
+    """What single- and multi-target tracking share: the backend, the pipeline and the targets' state."""
 
     def __init__(
         self,
-        model: SDSTrack | OnnxRuntimeNetwork,
+        model: SDSTrack | NetworkBackend,
         *,
         device: str | torch.device | None = None,
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
         compile: bool = False,
         bgr: bool = False,
         x_format: str | None = None,
@@ -110,25 +119,38 @@ class _PairTracker:
     ) -> None:
         """
         Args:
-            model: an :class:`SDSTrack` network (for example ``SDSTrack.from_pretrained(...)``), or an
-                :class:`sdstrack.export.OnnxRuntimeNetwork` (CPU, float32).
-            device: ``"cuda"``, ``"cpu"``, ``"mps"``...; defaults to ``"cuda"`` when available, else ``"cpu"``.
-            dtype: the precision of the network's matrix products, default the model's own
-                (``torch.float32`` unless :meth:`SDSTrack.set_precision` was called);
-                ``torch.float16`` or ``torch.bfloat16`` on GPUs, ``torch.bfloat16`` on CPUs with
-                AVX-512 BF16 or AMX (mixed precision, see :meth:`SDSTrack.set_precision`; the residual
-                stream, pre- and post-processing stay float32).
-            compile: run the network through ``torch.compile`` (on CUDA with
-                ``mode="reduce-overhead"``, i.e. CUDA graphs: every shape in the network is static).
-                The first frames are slow while it compiles.
+            model: an :class:`SDSTrack` network, which the tracker never modifies (it runs its own copy
+                in a :class:`~sdstrack.backends.pytorch.TorchBackend`), or a ready backend
+                (:mod:`sdstrack.backends`), which is then used as it is.
+            device: ``"cuda"``, ``"cpu"``, ``"mps"``...; default ``cuda`` when available, else ``cpu``.
+            dtype: precision of the matrix products: ``torch.float32`` (default), ``torch.float16``
+                (GPUs) or ``torch.bfloat16`` (GPUs, CPUs with AVX-512 BF16 or AMX); mixed precision,
+                the residual stream and pre- and post-processing stay float32.
+            compile: run the network through ``torch.compile`` (CUDA graphs on GPU). The first frames
+                are slow while it compiles.
             bgr: frames are in OpenCV's BGR order (as ``cv2.imread`` returns them): every 3-channel
-                input frame, RGB and X, is converted to RGB first.
+                input frame, RGB and X, is read as BGR.
             x_format: how X frames come in: ``None`` (the model's modality), that same modality
                 name, or ``"rendered"`` (3-channel images already rendered as the model expects).
                 A different modality is refused: the weights only understand their own sensor.
             min_valid_fraction: a patch whose fraction of valid pixels is below this is masked (its
-                token replaced by zeros) — for depth holes and user-given validity masks.
+                token replaced by zeros): for depth holes and user-given validity masks.
+
+        ``device``, ``dtype`` and ``compile`` configure the PyTorch backend; with a ready backend they
+        must be left out.
         """
+        if isinstance(model, SDSTrack):
+            model = TorchBackend(model, device=device, dtype=dtype, compile=compile)
+        elif isinstance(model, NetworkBackend):
+            if device is not None or dtype is not None or compile:
+                raise ValueError(
+                    f"device, dtype and compile configure the PyTorch backend; {type(model).__name__} is already "
+                    "configured: drop them"
+                )
+        else:
+            raise TypeError(
+                f"model must be an sdstrack.SDSTrack or a backend from sdstrack.backends, got {type(model).__name__}"
+            )
         config = model.config
         if x_format is not None and x_format not in X_FORMATS:
             raise ValueError(f"x_format must be one of {X_FORMATS} or None, got {x_format!r}")
@@ -139,61 +161,51 @@ class _PairTracker:
             )
         if not 0.0 <= min_valid_fraction <= 1.0:
             raise ValueError(f"min_valid_fraction must lie in [0, 1], got {min_valid_fraction}")
-        if isinstance(model, SDSTrack):
-            self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-            self.dtype = dtype or model.compute_dtype
-            self.model = model.to(device=self.device).eval()
-            self.model.set_precision(self.dtype)
-            mode = "reduce-overhead" if self.device.type == "cuda" else None
-            self._network = torch.compile(self.model, mode=mode) if compile else self.model
-        else:
-            if (device not in (None, "cpu")) or (dtype not in (None, torch.float32)) or compile:
-                raise ValueError("the ONNX Runtime backend runs on the CPU in float32; drop device, dtype and compile")
-            self.device, self.dtype = torch.device("cpu"), torch.float32
-            self.model = self._network = model
+        self.backend = model
         self.config = config
         self.x_format = x_format or config.modality
         self.bgr = bgr
         self.min_valid_fraction = min_valid_fraction
-        self._mean = torch.tensor(IMAGENET_MEAN * 2, device=self.device).view(1, 6, 1, 1)
-        self._std = torch.tensor(IMAGENET_STD * 2, device=self.device).view(1, 6, 1, 1)
         self._window = hann_window(config.search_grid).to(self.device)
         self.reset()
+
+    @property
+    def device(self) -> torch.device:
+        return self.backend.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.backend.dtype
+
+    @property
+    def model(self) -> SDSTrack | None:
+        """The PyTorch network the tracker runs (its own copy), or None for other backends."""
+        return self.backend.model if isinstance(self.backend, TorchBackend) else None
 
     @classmethod
     def from_pretrained(
         cls,
         name_or_path: str | Path,
         *,
-        revision: str | None = None,
-        cache_dir: str | Path | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        device: str | torch.device | None = None,
-        dtype: torch.dtype | None = None,
         backend: str = "torch",
-        **options,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | str | None = None,
+        compile: bool = False,
+        bgr: bool = False,
+        x_format: str | None = None,
+        min_valid_fraction: float = DEFAULT_MIN_VALID_FRACTION,
+        **hub: Unpack[HubOptions],
     ):
         """Load ``config.json`` + ``model.safetensors`` from a local folder or a Hugging Face Hub repo id.
 
-        Hub downloads honour ``HF_HUB_OFFLINE``, ``revision`` (branch, tag or commit), ``cache_dir``,
-        ``local_files_only`` and ``token``. ``backend="onnxruntime"`` runs the folder's ``model.onnx``
-        (written by ``sdstrack export-onnx``) instead. Other keyword options go to the constructor.
+        ``backend="onnxruntime"`` runs the folder's ``model.onnx`` (written by ``sdstrack export-onnx``)
+        instead. ``hub`` takes the download options of :class:`sdstrack.checkpoint.HubOptions`
+        (``revision``, ``cache_dir``, ``local_files_only``, ``token``; ``HF_HUB_OFFLINE`` is honoured).
+        The other arguments are the constructor's.
         """
-        if backend == "onnxruntime":
-            from .export import ONNX_NAME, OnnxRuntimeNetwork
-
-            folder = checkpoint.resolve(name_or_path, revision=revision, cache_dir=cache_dir,
-                                        local_files_only=local_files_only, token=token,
-                                        filenames=(checkpoint.CONFIG_NAME, ONNX_NAME))
-            config = SDSTrackConfig.load(folder / checkpoint.CONFIG_NAME)
-            return cls(OnnxRuntimeNetwork(folder / ONNX_NAME, config), device=device, dtype=dtype, **options)
-        if backend != "torch":
-            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
-        model = SDSTrack.from_pretrained(
-            name_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
-        )
-        return cls(model, device=device, dtype=dtype, **options)
+        folder = checkpoint.resolve(name_or_path, filenames=backend_files(backend), **hub)
+        network = load_backend(backend, folder, device=device, dtype=dtype, compile=compile)
+        return cls(network, bgr=bgr, x_format=x_format, min_valid_fraction=min_valid_fraction)
 
     def reset(self) -> None:
         """Forget the targets; the next call must be ``init``."""
@@ -203,103 +215,66 @@ class _PairTracker:
         self._frame_size: tuple[int, int] | None = None
         self._frame_index = -1
 
-    # Frames --------------------------------------------------------------------------------------
-    def _prepare(self, rgb, x, rgb_valid, x_valid) -> _FramePair:
-        if rgb is None and x is None:
-            raise ValueError("both the RGB and the X frame are missing; at least one sensor must deliver a frame")
-        if x is not None:
-            if not isinstance(x, np.ndarray):
-                raise TypeError(f"x frame must be a NumPy array, got {type(x).__name__}")
-            check_not_empty(x, "x")
-            if x_valid is None and self.x_format == "depth" and x.ndim == 2:
-                x_valid = depth_validity(x)
-            if self.bgr and x.ndim == 3 and x.shape[2] == 3:
-                x = cv2.cvtColor(np.ascontiguousarray(x), cv2.COLOR_BGR2RGB)
-            x = np.ascontiguousarray(render_x(x, self.x_format))
-        if rgb is not None:
-            rgb = check_rgb_frame(rgb)
-            if self.bgr:
-                rgb = cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB)
-        if rgb is not None and x is not None:
-            check_same_size(rgb, x, "rgb", "x")
-        present = rgb if rgb is not None else x
-        if self._frame_size is not None and present.shape[:2] != self._frame_size:
-            raise ValueError(
-                f"frame size changed from {self._frame_size[1]}x{self._frame_size[0]} at init to "
-                f"{present.shape[1]}x{present.shape[0]}; call init again for a new stream"
-            )
-        for name, valid in (("rgb_valid", rgb_valid), ("x_valid", x_valid)):
-            if valid is not None and (not isinstance(valid, np.ndarray) or valid.shape != present.shape[:2]
-                                      or valid.dtype != np.bool_):
-                got = f"{valid.dtype} {valid.shape}" if isinstance(valid, np.ndarray) else type(valid).__name__
-                raise ValueError(f"{name} must be an H x W bool array matching the frames {present.shape[:2]}, got {got}")
-        zeros = np.zeros_like(present)
-        image = np.concatenate([rgb if rgb is not None else zeros, x if x is not None else zeros], axis=2)
-        return _FramePair(image, rgb is None, x is None, rgb_valid, x_valid)
-
-    def _token_mask(self, missing: bool, valid: np.ndarray | None, box: Box, factor: float, size: int):
-        """(tokens,) bool mask of one modality in one crop, or None when nothing is masked."""
-        if missing:
-            return np.ones((size // self.config.patch_size) ** 2, dtype=bool)
-        if valid is None:
-            return None
-        masked = patch_valid_fraction(valid, box, factor, size, self.config.patch_size) < self.min_valid_fraction
-        return masked if masked.any() else None
-
-    def _crops(self, pair: _FramePair, boxes: Sequence[Box], factor: float, size: int):
-        """Normalised (N, 6, size, size) crops around ``boxes``, their resize factors and token masks."""
-        crops, factors, rgb_masks, x_masks = [], [], [], []
-        for box in boxes:
-            crop, resize_factor = crop_square(pair.image, box, factor, size)
-            crops.append(crop)
-            factors.append(resize_factor)
-            rgb_masks.append(self._token_mask(pair.rgb_missing, pair.rgb_valid, box, factor, size))
-            x_masks.append(self._token_mask(pair.x_missing, pair.x_valid, box, factor, size))
-        pixels = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float()
-        normalised = ((pixels / 255.0) - self._mean) / self._std
-        return normalised, factors, _stack_masks(rgb_masks), _stack_masks(x_masks)
-
-    # Tracking ------------------------------------------------------------------------------------
-    def _init_targets(self, rgb, x, boxes: Sequence[Sequence[float]], rgb_valid, x_valid) -> list[TrackResult]:
-        self.reset()
+    # One frame, top to bottom ---------------------------------------------------------------------
+    def _init_targets(self, rgb, x, boxes: Sequence[object], rgb_valid, x_valid) -> list[TrackResult]:
         if len(boxes) == 0:
             raise ValueError("no box given: init needs at least one target box (x, y, w, h in pixels)")
-        pair = self._prepare(rgb, x, rgb_valid, x_valid)
-        height, width = pair.image.shape[:2]
-        checked = [check_box(box, width, height) for box in boxes]
+        pair = FramePair(rgb, x, self.x_format, bgr=self.bgr, rgb_valid=rgb_valid, x_valid=x_valid)
+        checked = [check_box(box, pair.width, pair.height) for box in boxes]
         cfg = self.config
-        templates, _, rgb_masks, x_masks = self._crops(pair, checked, cfg.template_factor, cfg.template_size)
-        self._templates = templates
-        self._template_masks = (rgb_masks, x_masks)
-        self._boxes = checked
-        self._frame_size = (height, width)
-        self._frame_index = 0
+        crops = [self._crop(pair, box, cfg.template_factor, cfg.template_size) for box in checked]
+        templates, rgb_masks, x_masks = self._batch(crops)
+        # Everything is checked: only now replace the running track (a rejected call changes nothing).
+        self._templates, self._template_masks = templates, (rgb_masks, x_masks)
+        self._boxes, self._frame_size, self._frame_index = checked, pair.size, 0
         return [TrackResult(box, 1.0, 0) for box in checked]
 
     @torch.inference_mode()
     def _update_targets(self, rgb, x, rgb_valid, x_valid) -> list[TrackResult]:
         if self._templates is None:
             raise RuntimeError("update() was called before init(); start the tracker with init(rgb, x, box)")
-        pair = self._prepare(rgb, x, rgb_valid, x_valid)
-        height, width = pair.image.shape[:2]
+        # 1. preparation
+        pair = FramePair(rgb, x, self.x_format, bgr=self.bgr, rgb_valid=rgb_valid, x_valid=x_valid)
+        if pair.size != self._frame_size:
+            (h0, w0), (h1, w1) = self._frame_size, pair.size
+            raise ValueError(
+                f"frame size changed from {w0}x{h0} at init to {w1}x{h1}; call init again for a new stream"
+            )
         cfg = self.config
-        search, factors, rgb_search_mask, x_search_mask = self._crops(
-            pair, self._boxes, cfg.search_factor, cfg.search_size
-        )
-        rgb_mask = self._network_mask(self._template_masks[0], rgb_search_mask, pair.rgb_missing)
-        x_mask = self._network_mask(self._template_masks[1], x_search_mask, pair.x_missing)
-        out = self._network(self._templates, search, rgb_mask=rgb_mask, x_mask=x_mask)
-        response = out.score_map * self._window
-        boxes, peaks = decode_boxes(response, out.size_map, out.offset_map)
-        factor_tensor = torch.tensor(factors, dtype=torch.float32, device=self.device).unsqueeze(1)
-        crop_boxes = (boxes * cfg.search_size / factor_tensor).tolist()
-        self._frame_index += 1
-        results = []
-        for i, (crop_box, resize_factor) in enumerate(zip(crop_boxes, factors)):
-            image_box = self._map_back(crop_box, self._boxes[i], resize_factor)
-            self._boxes[i] = clip_box(image_box, width, height)
-            results.append(TrackResult(self._boxes[i], float(peaks[i]), self._frame_index))
-        return results
+        crops = [self._crop(pair, box, cfg.search_factor, cfg.search_size) for box in self._boxes]
+        search, rgb_search_masks, x_search_masks = self._batch(crops)
+        rgb_mask = self._network_mask(self._template_masks[0], rgb_search_masks, pair.rgb is None)
+        x_mask = self._network_mask(self._template_masks[1], x_search_masks, pair.x is None)
+        # 2. network
+        out = self.backend(self._templates, search, rgb_mask=rgb_mask, x_mask=x_mask)
+        # 3. decoding
+        crop_boxes, peaks = decode_boxes(out.score_map * self._window, out.size_map, out.offset_map)
+        if not (torch.isfinite(crop_boxes).all() and torch.isfinite(peaks).all()):
+            bad = sorted(set(torch.nonzero(~torch.isfinite(torch.cat([crop_boxes, peaks[:, None]], 1)))[:, 0].tolist()))
+            raise NonFiniteOutputError(
+                f"the network returned NaN or inf for target(s) {bad} in frame {self._frame_index + 1}; the track "
+                "is unchanged. Typical causes: float16 overflow on a GPU (use dtype=torch.bfloat16 or float32) "
+                "or corrupted weights."
+            )
+        # 4. map-back (scaled in float32, as the original) and clipping
+        factors = torch.tensor([crop.resize_factor for crop in crops], dtype=torch.float32, device=self.device)
+        scaled = (crop_boxes * cfg.search_size / factors[:, None]).tolist()
+        boxes = [
+            clip_box(map_back(box, previous, cfg.search_size, crop.resize_factor), pair.width, pair.height)
+            for box, previous, crop in zip(scaled, self._boxes, crops)
+        ]
+        self._boxes, self._frame_index = boxes, self._frame_index + 1
+        return [TrackResult(box, float(peak), self._frame_index) for box, peak in zip(boxes, peaks.tolist())]
+
+    # Helpers ----------------------------------------------------------------------------------------
+    def _crop(self, pair: FramePair, box: Box, factor: float, size: int) -> TargetCrop:
+        return pair.crop(box, factor, size, self.config.patch_size, self.min_valid_fraction)
+
+    def _batch(self, crops: list[TargetCrop]) -> tuple[torch.Tensor, np.ndarray | None, np.ndarray | None]:
+        """Normalised (N, 6, size, size) network input on the backend's device, and the (N, tokens)
+        token masks of each modality (None when no target masks anything)."""
+        network_input = torch.from_numpy(normalise(crops, self.config)).to(self.device)
+        return network_input, _stack_masks([c.rgb_mask for c in crops]), _stack_masks([c.x_mask for c in crops])
 
     def _network_mask(self, template: np.ndarray | None, search: np.ndarray | None, missing: bool):
         """The network's (N, T + S) token mask of one modality, or None when nothing is masked.
@@ -316,16 +291,6 @@ class _PairTracker:
         template = template if template is not None else np.zeros((batch, cfg.num_template_tokens), dtype=bool)
         search = search if search is not None else np.zeros((batch, cfg.num_search_tokens), dtype=bool)
         return torch.from_numpy(np.concatenate([template, search], axis=1)).to(self.device)
-
-    def _map_back(self, crop_box: Sequence[float], previous: Box, resize_factor: float) -> Box:
-        """A ``cx, cy, w, h`` box in search-crop pixels (scaled to image units) -> image ``x, y, w, h``."""
-        previous_cx = previous[0] + 0.5 * previous[2]
-        previous_cy = previous[1] + 0.5 * previous[3]
-        half_side = 0.5 * self.config.search_size / resize_factor
-        cx, cy, w, h = crop_box
-        cx = cx + (previous_cx - half_side)
-        cy = cy + (previous_cy - half_side)
-        return (cx - 0.5 * w, cy - 0.5 * h, w, h)
 
 
 def _stack_masks(masks: list[np.ndarray | None]) -> np.ndarray | None:
@@ -347,6 +312,7 @@ class Tracker(_PairTracker):
     ``update`` may be ``None`` when its sensor dropped out: that modality's tokens are then masked,
     the input the paper's masked self-distillation trains the network for. ``rgb_valid`` / ``x_valid``
     (H x W bool) mask only patches with too few valid pixels; depth holes are found automatically.
+    A call that raises leaves the tracker as it was.
     """
 
     def init(self, rgb: np.ndarray | None, x: np.ndarray | None, box: Sequence[float], *,
@@ -359,7 +325,10 @@ class Tracker(_PairTracker):
 
     def update(self, rgb: np.ndarray | None, x: np.ndarray | None, *,
                rgb_valid: np.ndarray | None = None, x_valid: np.ndarray | None = None) -> TrackResult:
-        """Locate the target in the next frame pair."""
+        """Locate the target in the next frame pair.
+
+        Raises :class:`NonFiniteOutputError` (state unchanged) if the network returns NaN or inf.
+        """
         return self._update_targets(rgb, x, rgb_valid, x_valid)[0]
 
 
@@ -373,6 +342,8 @@ class MultiTracker(_PairTracker):
     def init(self, rgb: np.ndarray | None, x: np.ndarray | None, boxes: Sequence[Sequence[float]], *,
              rgb_valid: np.ndarray | None = None, x_valid: np.ndarray | None = None) -> list[TrackResult]:
         """Start tracking one target per box (top-left x, y, w, h in pixels); results in box order."""
+        if isinstance(boxes, (str, bytes)) or not isinstance(boxes, (Sequence, np.ndarray)):
+            raise ValueError(f"boxes must be a list of x, y, w, h boxes, got {boxes!r}")
         return self._init_targets(rgb, x, list(boxes), rgb_valid, x_valid)
 
     def update(self, rgb: np.ndarray | None, x: np.ndarray | None, *,

@@ -125,7 +125,8 @@ def test_fusion_adapters_only_in_fusion_blocks():
 def test_masked_tokens_are_zeroed_before_positions():
     backbone = _randomised(Backbone(TINY), seed=5)
     generator = torch.Generator().manual_seed(6)
-    template, search = torch.randn(1, 3, 128, 128, generator=generator), torch.randn(1, 3, 256, 256, generator=generator)
+    template = torch.randn(1, 3, 128, 128, generator=generator)
+    search = torch.randn(1, 3, 256, 256, generator=generator)
     mask = torch.zeros(1, 320, dtype=torch.bool)
     mask[0, [0, 27, 64, 300]] = True
     with torch.no_grad():
@@ -167,7 +168,8 @@ def test_bad_inputs_are_named():
 def test_fast_and_eager_agree_with_masks_and_batches():
     model = _randomised(SDSTrack(TINY), seed=8)
     generator = torch.Generator().manual_seed(9)
-    template, search = torch.randn(3, 6, 128, 128, generator=generator), torch.randn(3, 6, 256, 256, generator=generator)
+    template = torch.randn(3, 6, 128, 128, generator=generator)
+    search = torch.randn(3, 6, 256, 256, generator=generator)
     rgb_mask = torch.rand(3, 320, generator=generator) < 0.3
     x_mask = torch.rand(3, 320, generator=generator) < 0.3
     with torch.inference_mode():

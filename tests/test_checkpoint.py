@@ -6,8 +6,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from sdstrack import SDSTrack
-from sdstrack.checkpoint import CheckpointError
+from sdstrack import SDSTrack, SDSTrackConfig
+from sdstrack.checkpoint import CheckpointError, load_state_dict_strict
 
 
 def test_save_load_round_trip_is_bit_exact(tiny_model, forward_io, tmp_path):
@@ -52,7 +52,8 @@ def test_config_weights_mismatch_names_shapes(tiny_dir, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     config["head_channels"] = 64
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=r"head\.score\.0\.conv\.weight: checkpoint \(32, 64, 3, 3\) vs model \(64, 64, 3, 3\)"):
+    expected = r"head\.score\.0\.conv\.weight: checkpoint \(32, 64, 3, 3\) vs model \(64, 64, 3, 3\)"
+    with pytest.raises(CheckpointError, match=expected):
         SDSTrack.from_pretrained(folder)
 
 
@@ -77,3 +78,35 @@ def test_unknown_config_field(tiny_dir, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=r"unknown fields \['rope'\]"):
         SDSTrack.from_pretrained(folder)
+
+
+def test_mismatch_error_of_another_model_size_is_summarised(tiny_model):
+    """A dim-64 checkpoint into a dim-32 model: every key mismatches; the error counts them instead of listing all."""
+    model = SDSTrack(SDSTrackConfig(embed_dim=32, num_heads=4, head_channels=32))
+    checkpoint, expected = tiny_model.state_dict(), model.state_dict()
+    assert checkpoint.keys() == expected.keys()
+    count = sum(checkpoint[name].shape != expected[name].shape for name in expected)
+    assert count > 5
+    with pytest.raises(CheckpointError) as info:
+        load_state_dict_strict(model, checkpoint, source="dim64")
+    message = str(info.value)
+    assert len(message) < 2000, len(message)
+    assert "shape mismatches [" in message
+    assert f"... and {count - 5} more ({count} in all)" in message
+    assert message.count(": checkpoint (") == 5
+    assert "missing keys" not in message and "unexpected keys" not in message
+    assert "sdstrack convert" in message
+
+
+def test_many_missing_and_unexpected_keys_are_counted(tiny_model):
+    model = SDSTrack(tiny_model.config)
+    state = dict(tiny_model.state_dict())
+    removed = [name for name in state if name.startswith("backbone.blocks.11.")]
+    for name in removed:
+        state[f"extra.{name}"] = state.pop(name)
+    with pytest.raises(CheckpointError) as info:
+        load_state_dict_strict(model, state)
+    message = str(info.value)
+    assert f"missing keys ['{removed[0]}'" in message
+    assert f"unexpected keys ['extra.{removed[0]}'" in message
+    assert message.count(f"... and {len(removed) - 5} more ({len(removed)} in all)") == 2

@@ -3,38 +3,55 @@
 import subprocess
 import sys
 
-import pytest
+import cv2
+import numpy as np
 
-from .conftest import REPO
+from .conftest import DEMO_FRAMES, REPO
 
 EXAMPLES = REPO / "examples"
 
 
-@pytest.fixture(scope="module")
-def demo_clip(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    subprocess.run([sys.executable, EXAMPLES / "make_demo_clip.py", folder, "--frames", "32"], check=True)
-    return folder
-
-
-def _run(*args):
-    done = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=REPO, check=False)
+def _run(*args, cwd):
+    done = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=cwd, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
 
-def test_track_folder(demo_clip):
-    lines = _run(EXAMPLES / "track_folder.py", demo_clip)
-    assert len(lines) == 32 and "score" in lines[-1]
+def test_track_folder(demo_clip, tmp_path):
+    lines = _run(EXAMPLES / "track_folder.py", demo_clip, cwd=tmp_path)  # not run from the checkout
+    assert len(lines) == DEMO_FRAMES and "score" in lines[-1]
 
 
-def test_missing_sensor_demo(demo_clip):
-    lines = _run(EXAMPLES / "missing_sensor_demo.py", demo_clip)
+def test_missing_sensor_demo(demo_clip, tmp_path):
+    lines = _run(EXAMPLES / "missing_sensor_demo.py", demo_clip, cwd=tmp_path)
     notes = {note for note in ("depth camera dropped", "RGB camera dropped", "left half of depth missing")
              if any(note in line for line in lines)}
-    assert len(lines) == 32 and len(notes) == 3
+    assert len(lines) == DEMO_FRAMES and len(notes) == 3
 
 
-def test_multi_target(demo_clip):
-    lines = _run(EXAMPLES / "multi_target.py", demo_clip, "40,150,70,60", "300,40,50,80")
-    assert len(lines) == 32 and "#1:" in lines[-1]
+def test_multi_target(demo_clip, tmp_path):
+    lines = _run(EXAMPLES / "multi_target.py", demo_clip, "40,150,70,60", "300,40,50,80", cwd=tmp_path)
+    assert len(lines) == DEMO_FRAMES and "#1:" in lines[-1]
+
+
+def test_track_video_pair(demo_clip, tmp_path):
+    videos = []
+    for name in ("color", "depth"):
+        frames = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in sorted((demo_clip / name).iterdir())[:5]]
+        frames = [cv2.applyColorMap((f // 40).astype(np.uint8), cv2.COLORMAP_JET) if f.ndim == 2 else f
+                  for f in frames]
+        video = tmp_path / f"{name}.avi"
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (480, 360))
+        for frame in frames:
+            writer.write(frame)
+        writer.release()
+        videos.append(video)
+    lines = _run(EXAMPLES / "track_video_pair.py", *videos, "40,150,70,60", cwd=tmp_path)
+    assert len(lines) == 5 and "score" in lines[-1]
+
+
+def test_examples_without_a_checkout_model_ask_for_one(demo_clip, tmp_path):
+    script = tmp_path / "track_folder.py"  # a copy outside the checkout: no weights/ beside it
+    script.write_text((EXAMPLES / "track_folder.py").read_text())
+    done = subprocess.run([sys.executable, script, demo_clip], capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "pass --model" in done.stderr

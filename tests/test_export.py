@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from sdstrack import MultiTracker, SDSTrack, Tracker
+from sdstrack.backends.onnx_runtime import OnnxRuntimeBackend
 from sdstrack.cli import main
-from sdstrack.export import ONNX_NAME, OnnxRuntimeNetwork
+from sdstrack.export import ONNX_NAME
 
 from .test_tracker import _load_clip
 
@@ -23,7 +24,7 @@ def onnx_dir(tiny_dir, tmp_path_factory):
 
 
 def test_onnx_network_matches_pytorch_with_masks_and_batches(onnx_dir, tiny_model):
-    network = OnnxRuntimeNetwork(onnx_dir / ONNX_NAME, tiny_model.config)
+    network = OnnxRuntimeBackend(onnx_dir / ONNX_NAME, tiny_model.config)
     generator = torch.Generator().manual_seed(0)
     for batch in (1, 3):
         template = torch.randn(batch, 6, 128, 128, generator=generator)

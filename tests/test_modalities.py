@@ -45,14 +45,14 @@ def test_thermal_forms():
     scaled = render_thermal(radiometric)
     assert scaled[..., 0].tolist() == [[0, 153], [255, 64]]  # (v - 1000) / 2000 * 255, rounded
     colour = np.random.default_rng(0).integers(0, 255, (4, 5, 3), dtype=np.uint8)
-    assert render_thermal(colour) is colour
+    assert np.array_equal(render_thermal(colour), colour)
 
 
 def test_event_and_rendered_pass_through():
     frame = np.random.default_rng(1).integers(0, 255, (4, 5, 3), dtype=np.uint8)
-    assert render_event(frame) is frame
-    assert render_x(frame, "rendered") is frame
-    assert render_x(frame, "depth") is frame  # an already-rendered depth image is not re-rendered
+    for rendered in (render_event(frame), render_x(frame, "rendered"), render_x(frame, "depth")):
+        # passed through without a copy (an already-rendered depth image is not re-rendered)
+        assert np.array_equal(rendered, frame) and np.shares_memory(rendered, frame)
 
 
 @pytest.mark.parametrize(

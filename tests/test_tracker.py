@@ -6,17 +6,15 @@ import pytest
 import torch
 
 from sdstrack import MultiTracker, SDSTrack, Tracker, TrackResult
-from sdstrack.frames import patch_valid_fraction
+from sdstrack.io import SequenceFolder
 from sdstrack.tracker import clip_box
 
 
 def _load_clip(fixtures, count=24):
-    rgb = [cv2.cvtColor(cv2.imread(str(fixtures / f"sequence/color/{i:08d}.png")), cv2.COLOR_BGR2RGB)
-           for i in range(1, count + 1)]
-    depth = [cv2.imread(str(fixtures / f"sequence/depth/{i:08d}.png"), cv2.IMREAD_UNCHANGED)
-             for i in range(1, count + 1)]
-    boxes = np.loadtxt(fixtures / "sequence/groundtruth.txt", delimiter=",")
-    return rgb, depth, boxes
+    sequence = SequenceFolder(fixtures / "sequence")
+    pairs = [pair for pair, _ in zip(sequence, range(count))]
+    rgb = [cv2.cvtColor(colour, cv2.COLOR_BGR2RGB) for colour, _ in pairs]
+    return rgb, [depth for _, depth in pairs], sequence.groundtruth[:count]
 
 
 @pytest.fixture(scope="module")
@@ -145,18 +143,6 @@ def test_fully_valid_mask_equals_no_mask(tiny_model, clip):
         assert a.update(rgb[i], depth[i]) == b.update(rgb[i], depth[i], x_valid=valid, rgb_valid=valid)
 
 
-def test_patch_valid_fraction_on_an_identity_crop():
-    # A 64x64 box centred at (128, 128) in a 300x300 image gives a 256 px square at (0, 0): the
-    # search crop is the image's top-left 256x256 corner, unscaled, so patches are 16x16 pixel blocks.
-    valid = np.ones((300, 300), dtype=bool)
-    valid[0:16, 0:8] = False  # patch 0 half valid
-    valid[16:32, 16:32] = False  # patch 17 fully invalid
-    fraction = patch_valid_fraction(valid, (96, 96, 64, 64), 4.0, 256, 16)
-    expected = np.ones(256)
-    expected[0], expected[17] = 0.5, 0.0
-    assert np.allclose(fraction, expected)
-
-
 def test_validity_masks_only_patches_below_threshold(tiny_model):
     tracker = Tracker(tiny_model, device="cpu", x_format="rendered", min_valid_fraction=0.5)
     rng = np.random.default_rng(0)
@@ -279,3 +265,107 @@ def test_from_pretrained_folder_defaults(tiny_dir):
     tracker = Tracker.from_pretrained(tiny_dir, device="cpu")
     assert tracker.device == torch.device("cpu") and tracker.dtype == torch.float32
     assert isinstance(tracker.model, SDSTrack) and not tracker.model.training
+
+
+# Bad inputs found by a hostile run, each with its named error or documented behaviour ----------------------------
+class NaNBackend:
+    """A backend (the tracker sees only the interface) whose network output is NaN from a given call on."""
+
+    def __init__(self, inner, nan_from_call):
+        self.inner, self.nan_from_call, self.calls = inner, nan_from_call, 0
+        self.config, self.device, self.dtype = inner.config, inner.device, inner.dtype
+
+    def __call__(self, template, search, *, rgb_mask=None, x_mask=None):
+        out = self.inner(template, search, rgb_mask=rgb_mask, x_mask=x_mask)
+        self.calls += 1
+        if self.calls >= self.nan_from_call:
+            out.score_map = torch.full_like(out.score_map, float("nan"))
+        return out
+
+
+def test_any_backend_with_the_interface_tracks_and_nan_output_raises_leaving_the_track(tiny_model, clip):
+    from sdstrack.backends import NetworkBackend
+    from sdstrack.backends.pytorch import TorchBackend
+    from sdstrack.tracker import NonFiniteOutputError
+
+    rgb, depth, boxes = clip
+    backend = NaNBackend(TorchBackend(tiny_model, device="cpu"), nan_from_call=2)
+    assert isinstance(backend, NetworkBackend)
+    tracker, reference = Tracker(backend), Tracker(tiny_model, device="cpu")
+    tracker.init(rgb[0], depth[0], boxes[0])
+    reference.init(rgb[0], depth[0], boxes[0])
+    assert tracker.update(rgb[1], depth[1]) == reference.update(rgb[1], depth[1])
+    message = r"NaN or inf for target\(s\) \[0\] in frame 2; the track is unchanged"
+    with pytest.raises(NonFiniteOutputError, match=message):
+        tracker.update(rgb[2], depth[2])
+    backend.nan_from_call = 10**9  # the sensor glitch passes: tracking goes on from the last good box
+    assert tracker.update(rgb[2], depth[2]) == reference.update(rgb[2], depth[2])
+    with pytest.raises(ValueError, match="device, dtype and compile configure the PyTorch backend"):
+        Tracker(backend, dtype=torch.bfloat16)
+
+
+def test_rejected_init_keeps_the_running_track(tracker, clip):
+    rgb, depth, boxes = clip
+    tracker.init(rgb[0], depth[0], boxes[0])
+    good = tracker.update(rgb[1], depth[1])
+    for bad_box in [(10, 10, -5, 20), "85,119,70,62", None]:
+        with pytest.raises(ValueError):
+            tracker.init(rgb[2], depth[2], bad_box)
+    with pytest.raises(ValueError):
+        tracker.init(rgb[2][..., :2], depth[2], boxes[2])
+    after = tracker.update(rgb[2], depth[2])
+    assert after.frame_index == good.frame_index + 1
+
+
+@pytest.mark.parametrize("box", ["85,119,70,62", ("85", "119", "70", "62"), None, np.zeros((2, 2)), [1, 2, 3],
+                                 [True, False, True, True], {"x": 1}])
+def test_malformed_boxes_get_the_library_message(tracker, clip, box):
+    rgb, depth, _ = clip
+    with pytest.raises(ValueError, match=r"box must be 4 numbers x, y, w, h \(top-left corner"):
+        tracker.init(rgb[0], depth[0], box)
+
+
+def test_boxes_as_arrays_and_numpy_scalars_are_accepted(tiny_model, clip):
+    rgb, depth, boxes = clip
+    a, b = Tracker(tiny_model, device="cpu"), Tracker(tiny_model, device="cpu")
+    assert a.init(rgb[0], depth[0], np.asarray(boxes[0], dtype=np.float32)).box == tuple(
+        float(v) for v in np.asarray(boxes[0], dtype=np.float32))
+    b.init(rgb[0], depth[0], [np.int64(v) for v in np.round(boxes[0])])
+
+
+def test_absurdly_large_boxes_are_refused_and_whole_frame_boxes_track(tiny_model, clip):
+    rgb, depth, _ = clip
+    tracker = Tracker(tiny_model, device="cpu")
+    for box in [(0, 0, 1e7, 1e7), (0, 0, 1e200, 1e200)]:
+        with pytest.raises(ValueError, match="more than 4 times the size of the 480x360 image"):
+            tracker.init(rgb[0], depth[0], box)
+    tracker.init(rgb[0], depth[0], (0, 0, 480, 360))
+    x, y, w, h = tracker.update(rgb[1], depth[1]).box
+    assert 0 <= x and 0 <= y and x + w <= 480 and y + h <= 360
+
+
+def test_frames_smaller_than_the_clip_margin_give_boxes_inside_them(tiny_model):
+    tracker = Tracker(tiny_model, device="cpu", x_format="rendered")
+    rng = np.random.default_rng(0)
+    rgb, x = (rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(2))
+    tracker.init(rgb, x, (1, 1, 5, 5))
+    for _ in range(3):
+        bx, by, bw, bh = tracker.update(rgb, x).box
+        assert 0 <= bx and 0 <= by and bx + bw <= 8 and by + bh <= 8
+
+
+def test_clipped_boxes_are_floats():
+    for box in [clip_box((-50.0, -40.0, 30.0, 20.0), 100, 80), clip_box((20, 10, 30, 20), 100, 80)]:
+        assert all(type(v) is float for v in box)
+
+
+@pytest.mark.parametrize("scale, fix", [
+    (1.0, r"values 0\.\.1 \(a 0\.\.1 image\): use \(frame \* 255\)\.round\(\)\.astype\(np\.uint8\)"),
+    (255.0, r"values 0\.\.255 \(already 0\.\.255\): use frame\.round\(\)\.astype\(np\.uint8\)"),
+])
+def test_float_rgb_frames_get_the_fix_that_matches_their_range(tracker, clip, scale, fix):
+    rgb, depth, boxes = clip
+    frame = rgb[0].astype(np.float32) / 255.0 * scale
+    frame[0, 0] = [0.0, 0.0, scale]
+    with pytest.raises(ValueError, match=r"rgb frame must be uint8, got dtype float32 with " + fix):
+        tracker.init(frame, depth[0], boxes[0])

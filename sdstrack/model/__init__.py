@@ -2,6 +2,6 @@
 
 from .backbone import Backbone
 from .head import CentreHead, decode_boxes
-from .network import SDSTrack, SDSTrackOutput
+from .network import SDSTrack, SDSTrackOutput, example_crops
 
-__all__ = ["Backbone", "CentreHead", "SDSTrack", "SDSTrackOutput", "decode_boxes"]
+__all__ = ["Backbone", "CentreHead", "SDSTrack", "SDSTrackOutput", "decode_boxes", "example_crops"]

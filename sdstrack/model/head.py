@@ -77,8 +77,10 @@ def decode_boxes(score_map: Tensor, size_map: Tensor, offset_map: Tensor) -> tup
         score_map: (B, 1, G, G); pass the Hann-windowed map at tracking time.
         size_map, offset_map: (B, 2, G, G) from :class:`CentreHead`.
 
-    Returns (B, 4) boxes ``cx, cy, w, h`` as fractions of the search crop, and the (B,) peak scores.
+    Returns (B, 4) boxes ``cx, cy, w, h`` as fractions of the search crop, and the (B,) peak scores,
+    both float32 whatever the maps' dtype.
     """
+    score_map, size_map, offset_map = score_map.float(), size_map.float(), offset_map.float()
     grid = score_map.shape[-1]
     peak, cell = score_map.flatten(1).max(dim=1)
     row, col = cell // grid, cell % grid

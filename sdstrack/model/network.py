@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -12,6 +13,11 @@ from .. import checkpoint
 from ..config import SDSTrackConfig
 from .backbone import Backbone
 from .head import CentreHead, decode_boxes
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..checkpoint import HubOptions
 
 
 @dataclass
@@ -51,7 +57,6 @@ class SDSTrack(nn.Module):
         self.backbone = Backbone(self.config)
         self.head = CentreHead(self.config.embed_dim, self.config.head_channels)
         self.set_attention(attention)
-        self.compute_dtype = torch.float32
 
     def forward(
         self,
@@ -63,6 +68,10 @@ class SDSTrack(nn.Module):
         return_fusion_tokens: bool = False,
     ) -> SDSTrackOutput:
         """Run the network.
+
+        It computes in the dtype of its weights and inputs and follows the caller's ``torch.autocast``
+        (mixed precision for training or inference); only the candidate-elimination ranking always runs
+        in float32. The maps come out in the compute dtype; ``boxes`` are decoded in float32.
 
         Args:
             template, search: crops as described in the class docstring.
@@ -79,14 +88,11 @@ class SDSTrack(nn.Module):
             raise ValueError(f"template batch {template.shape[0]} != search batch {search.shape[0]}")
         rgb_mask = self._check_mask("rgb_mask", rgb_mask, search.shape[0])
         x_mask = self._check_mask("x_mask", x_mask, search.shape[0])
-        template, search = template.float(), search.float()
-        reduced = self.compute_dtype != torch.float32
-        with torch.autocast(search.device.type, dtype=self.compute_dtype, enabled=reduced):
-            features, fusion_tokens = self.backbone(template, search, rgb_mask, x_mask, return_fusion_tokens)
-            grid = cfg.search_grid
-            search_map = features[:, cfg.num_template_tokens :].transpose(1, 2).reshape(-1, cfg.embed_dim, grid, grid)
-            score_map, size_map, offset_map = self.head(search_map)
-        score_map, size_map, offset_map = score_map.float(), size_map.float(), offset_map.float()
+        self._check_input_dtype(template)
+        features, fusion_tokens = self.backbone(template, search, rgb_mask, x_mask, return_fusion_tokens)
+        grid = cfg.search_grid
+        search_map = features[:, cfg.num_template_tokens :].transpose(1, 2).reshape(-1, cfg.embed_dim, grid, grid)
+        score_map, size_map, offset_map = self.head(search_map)
         boxes, _ = decode_boxes(score_map, size_map, offset_map)
         return SDSTrackOutput(score_map, size_map, offset_map, boxes, features, fusion_tokens)
 
@@ -101,30 +107,6 @@ class SDSTrack(nn.Module):
         if implementation not in ("fast", "eager"):
             raise ValueError(f"attention must be 'fast' or 'eager', got {implementation!r}")
         self.backbone.set_fused(implementation == "fast")
-
-    def set_precision(self, dtype: torch.dtype) -> None:
-        """Run matrix products and convolutions in ``dtype`` (``torch.float16`` / ``torch.bfloat16``),
-        storing those weights in it, while the residual stream, LayerNorm and the outputs stay float32
-        (``torch.autocast``). Storing rounds the weights, so it cannot be undone: load the model again
-        for float32.
-
-        Prefer this to ``model.to(torch.bfloat16)``: a bfloat16 residual stream and LayerNorm change
-        which candidates are eliminated and move the output far more (measured on the parity fixture
-        input: score map off by 0.11, against 0.008 with this mixed precision).
-        """
-        if dtype not in (torch.float32, torch.float16, torch.bfloat16):
-            raise ValueError(f"precision must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
-        if dtype == self.compute_dtype:
-            return
-        if self.compute_dtype != torch.float32:
-            raise ValueError(
-                f"this model's weights were already rounded to {self.compute_dtype}; load it again "
-                f"(SDSTrack.from_pretrained) to run it in {dtype}"
-            )
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                module.to(dtype)
-        self.compute_dtype = dtype
 
     @property
     def attention(self) -> str:
@@ -145,6 +127,15 @@ class SDSTrack(nn.Module):
             raise TypeError(f"{name} must be a normalised floating-point tensor, got {crop.dtype}")
         return crop
 
+    def _check_input_dtype(self, crop: Tensor) -> None:
+        weights = self.backbone.rgb_patch_embed.weight.dtype
+        if crop.dtype != weights and not torch.is_autocast_enabled(crop.device.type):
+            raise TypeError(
+                f"the crops are {crop.dtype} but the network's weights are {weights}: cast the crops with "
+                f".to({weights}), or run under torch.autocast, or use sdstrack.backends.pytorch.TorchBackend "
+                "for mixed-precision inference"
+            )
+
     def _check_mask(self, name: str, mask: Tensor | None, batch: int) -> Tensor | None:
         if mask is None:
             return None
@@ -163,24 +154,28 @@ class SDSTrack(nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls,
-        name_or_path: str | Path,
-        *,
-        revision: str | None = None,
-        cache_dir: str | Path | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        map_location: str | torch.device = "cpu",
+        cls, name_or_path: str | Path, *, map_location: str | torch.device = "cpu", **hub: Unpack[HubOptions]
     ) -> SDSTrack:
         """Load from a folder with ``config.json`` + ``model.safetensors`` or from a Hub repo id.
 
-        Loading is strict: a missing, unexpected or mis-shaped tensor raises
-        :class:`sdstrack.checkpoint.CheckpointError` naming the keys. The model is returned in eval mode.
+        ``hub`` takes the Hub download options of :class:`sdstrack.checkpoint.HubOptions`. Loading is
+        strict: a missing, unexpected or mis-shaped tensor raises :class:`sdstrack.checkpoint.CheckpointError`
+        naming the keys. The model is returned in eval mode.
         """
-        folder = checkpoint.resolve(
-            name_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
-        )
+        folder = checkpoint.resolve(name_or_path, **hub)
         config, state_dict = checkpoint.read_folder(folder, map_location=map_location)
         model = cls(config)
         checkpoint.load_state_dict_strict(model, state_dict, source=str(name_or_path))
         return model.eval()
+
+
+def example_crops(
+    config: SDSTrackConfig, batch: int = 1, *, device: str | torch.device = "cpu", seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    """Standard-normal (normalised-looking) template and search crops of the right shapes, for
+    timing, tracing and export: (batch, 6, template_size, template_size) and (batch, 6, search_size,
+    search_size) float32."""
+    generator = torch.Generator().manual_seed(seed)
+    template = torch.randn(batch, 6, config.template_size, config.template_size, generator=generator)
+    search = torch.randn(batch, 6, config.search_size, config.search_size, generator=generator)
+    return template.to(device), search.to(device)
