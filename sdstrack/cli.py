@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .backends import backend_names
 from .config import MODALITIES
+from .datasets import DATASETS
 from .modalities import X_FORMATS
 from .runtime import DTYPES, dtype_name, parse_dtype
 
@@ -137,6 +138,49 @@ def _track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--shard must be K/N (e.g. 2/8), got {text!r}") from err
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
+    return index, count
+
+
+def _report_evaluation(report, args: argparse.Namespace) -> int:
+    from .evaluation.runner import format_table
+
+    for name, message in report.failed.items():
+        print(f"sdstrack {args.command}: sequence {name} failed: {message}", file=sys.stderr)
+    if report.scores is None:
+        print(f"{len(report.results)} sequences have results in {report.out}; {len(report.missing)} missing"
+              + (" (other shards? then `sdstrack eval-merge`)" if not report.failed else "")
+              + ": not scored yet")
+    else:
+        print(format_table(report.scores))
+        print(f"scores -> {report.out / 'scores.json'}; raw toolkit results -> {report.out / 'raw'}")
+    return 1 if report.failed else 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluation.protocols import SensorFailure
+    from .evaluation.runner import evaluate
+
+    failure = SensorFailure(drop=args.drop, drop_rate=args.drop_rate, drop_after=args.drop_after,
+                            corrupt=args.corrupt, corruption=args.corruption, seed=args.seed)
+    report = evaluate(args.model, args.dataset, args.root, args.out, sequences=args.sequences, workers=args.workers,
+                      shard=args.shard, device=args.device, dtype=args.dtype, backend=args.backend, failure=failure,
+                      tracker_name=args.tracker_name, plots=not args.no_plots)
+    return _report_evaluation(report, args)
+
+
+def _eval_merge(args: argparse.Namespace) -> int:
+    from .evaluation.runner import merge
+
+    return _report_evaluation(merge(args.folders, args.out, plots=not args.no_plots), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdstrack", description="SDSTrack RGB+X single-object tracking")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +229,36 @@ def build_parser() -> argparse.ArgumentParser:
                        help="onnxruntime runs MODEL/model.onnx (see export-onnx) on the CPU in float32")
     track.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA graphs on GPU)")
     track.set_defaults(run=_track)
+
+    evaluation = commands.add_parser("eval", help="run a model over a benchmark and print its metrics")
+    evaluation.add_argument("--model", required=True, help="checkpoint folder or Hugging Face Hub repo id")
+    evaluation.add_argument("--dataset", required=True, choices=DATASETS, help="the benchmark's folder layout")
+    evaluation.add_argument("--root", required=True, help="the benchmark's folder")
+    evaluation.add_argument("--out", required=True, help="output folder (resumed when it exists)")
+    evaluation.add_argument("--sequences", nargs="+", metavar="NAME", help="only these sequences")
+    evaluation.add_argument("--workers", type=int, default=1, help="processes, one model each")
+    evaluation.add_argument("--shard", type=_parse_shard, metavar="K/N", help="run the K-th of N interleaved parts")
+    evaluation.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
+    evaluation.add_argument("--dtype", default=None, choices=tuple(DTYPES), help="precision of the matrix products")
+    evaluation.add_argument("--backend", default="torch", choices=backend_names())
+    evaluation.add_argument("--drop", choices=("x", "rgb"), help="sensor that delivers nothing on some frames")
+    evaluation.add_argument("--drop-rate", type=float, default=0.0, metavar="P",
+                            help="fraction of frames after the first on which --drop delivers nothing")
+    evaluation.add_argument("--drop-after", type=int, metavar="F",
+                            help="--drop delivers frames 1..F and nothing after (a sensor that dies)")
+    evaluation.add_argument("--corrupt", choices=("x", "rgb"), help="sensor whose frames are broken but still sent")
+    evaluation.add_argument("--corruption", default="zeros", choices=("zeros", "noise", "dark"),
+                            help="what --corrupt sends: black frames, noise, or low light (rgb)")
+    evaluation.add_argument("--seed", type=int, default=0, help="seed of the failure draws (same seed, same failures)")
+    evaluation.add_argument("--tracker-name", default="sdstrack", help="folder name in the raw toolkit results")
+    evaluation.add_argument("--no-plots", action="store_true", help="do not write success/precision PNGs")
+    evaluation.set_defaults(run=_eval)
+
+    merging = commands.add_parser("eval-merge", help="join evaluation folders of one benchmark's shards and score")
+    merging.add_argument("folders", nargs="+", help="evaluation output folders (from --shard runs)")
+    merging.add_argument("--out", required=True, help="folder to write the joined results and scores into")
+    merging.add_argument("--no-plots", action="store_true")
+    merging.set_defaults(run=_eval_merge)
     return parser
 
 
@@ -196,10 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(argv[1:])
     args = build_parser().parse_args(_join_negative_box(argv))
     from .checkpoint import CheckpointError
+    from .evaluation.runner import EvaluationError
 
     try:
         return args.run(args)
-    except (CheckpointError, ValueError, OSError, FloatingPointError) as err:
+    except (CheckpointError, ValueError, OSError, FloatingPointError, EvaluationError) as err:
         print(f"sdstrack {args.command}: error: {err}", file=sys.stderr)
         return 2
 
