@@ -7,6 +7,8 @@ from .tracker import MultiTracker, NonFiniteOutputError, Tracker, TrackResult
 
 __version__ = "0.1.0"
 
+from .training import train  # noqa: E402  (after __version__, which the evaluation modules read)
+
 __all__ = [
     "MultiTracker",
     "NonFiniteOutputError",
@@ -17,4 +19,5 @@ __all__ = [
     "Tracker",
     "__version__",
     "resize_like",
+    "train",
 ]

@@ -181,6 +181,15 @@ def _eval_merge(args: argparse.Namespace) -> int:
     return _report_evaluation(merge(args.folders, args.out, plots=not args.no_plots), args)
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .training.trainer import train
+
+    model = train(args.config)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"trained model -> {model} (load it with Tracker.from_pretrained)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdstrack", description="SDSTrack RGB+X single-object tracking")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -259,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     merging.add_argument("--out", required=True, help="folder to write the joined results and scores into")
     merging.add_argument("--no-plots", action="store_true")
     merging.set_defaults(run=_eval_merge)
+
+    training = commands.add_parser("train", help="train a model with the paper's objective (torchrun for several GPUs)")
+    training.add_argument("config", help="training config JSON (see sdstrack.training.TrainConfig for every field)")
+    training.set_defaults(run=_train)
     return parser
 
 

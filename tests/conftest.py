@@ -32,6 +32,10 @@ FIXTURES_MISSING = (
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
+# A small model for training and evaluation tests (a few ms per forward): 4 blocks, 64/128 px crops.
+SMALL_MODEL = {"embed_dim": 32, "depth": 4, "num_heads": 2, "fusion_layers": (1, 3), "ce_layers": (1, 2),
+               "head_channels": 16, "template_size": 64, "search_size": 128}
+
 # The fixture's reduced model has 4 heads, which cannot be read off its weights.
 TINY_HEADS = 4
 

@@ -11,6 +11,7 @@ from sdstrack.evaluation.protocols import SensorFailure
 from sdstrack.evaluation.runner import EvaluationError, evaluate, merge
 
 from .benchmark_layouts import write_benchmark
+from .conftest import SMALL_MODEL
 
 MODALITY = {"depthtrack": "depth", "vot-rgbd": "depth", "lasher": "thermal", "rgbt234": "thermal",
             "visevent": "event", "folder": "depth"}
@@ -25,8 +26,7 @@ EXPECTED_METRICS = {
 
 
 def small_config(modality):
-    return SDSTrackConfig(modality=modality, embed_dim=32, depth=4, num_heads=2, fusion_layers=(1, 3),
-                          ce_layers=(1, 2), head_channels=16, template_size=64, search_size=128)
+    return SDSTrackConfig(modality=modality, **SMALL_MODEL)
 
 
 @pytest.fixture(scope="module")

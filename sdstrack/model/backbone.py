@@ -19,6 +19,8 @@ Everything here is tensors in, tensors out; no NumPy, no frames.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -240,6 +242,7 @@ class Backbone(nn.Module):
         self.blocks = nn.ModuleList(Block(config, i in config.fusion_layers, fused) for i in range(config.depth))
         self.norm = nn.LayerNorm(dim, eps=config.layernorm_eps)
         self.search_tokens_kept = config.search_tokens_kept()
+        self._config_eliminations = self._eliminations(self.search_tokens_kept)
         self.fused = fused
 
     def set_fused(self, fused: bool) -> None:
@@ -265,6 +268,7 @@ class Backbone(nn.Module):
         rgb_mask: Tensor | None = None,
         x_mask: Tensor | None = None,
         return_fusion_tokens: bool = False,
+        ce_keep_ratio: float | None = None,
     ) -> tuple[Tensor, list[Tensor]]:
         """Run both modalities through the shared blocks.
 
@@ -275,23 +279,41 @@ class Backbone(nn.Module):
                 row-major grid order; True replaces that patch token by zeros.
             return_fusion_tokens: also return the concatenated [RGB ; X] tokens after each fusion
                 pass (search tokens in the order candidate elimination leaves them).
+            ce_keep_ratio: keep ratio for this call only, in (0, 1]: each candidate-elimination block keeps
+                ``ceil(ce_keep_ratio * n)`` of its ``n`` search tokens (the original's training-time
+                ``ce_keep_rate``; 1.0 eliminates nothing). None uses the configuration's ratio.
 
         Returns the (B, T + S, C) final features (template tokens, then the search grid in row-major
         order) and the list of fusion-pass tokens (empty unless requested).
         """
         rgb = self.embed(self.rgb_patch_embed, template[:, :3], search[:, :3], rgb_mask)
         x = self.embed(self.x_patch_embed, template[:, 3:], search[:, 3:], x_mask)
+        if ce_keep_ratio is None:
+            eliminations = self._config_eliminations
+        else:
+            counts = dataclasses.replace(self.config, ce_keep_ratio=ce_keep_ratio).search_tokens_kept()
+            eliminations = self._eliminations(counts)
         run_blocks = self._blocks_fused if self.fused else self._blocks_eager
-        rgb, x, fusion_tokens = run_blocks(rgb, x, return_fusion_tokens)
+        rgb, x, fusion_tokens = run_blocks(rgb, x, return_fusion_tokens, eliminations)
         return self.norm((rgb + x) / 2), fusion_tokens
 
-    def _blocks_eager(self, rgb: Tensor, x: Tensor, return_fusion_tokens: bool):
+    def _eliminations(self, counts: list[int]) -> list[int | None]:
+        """Per block, the search tokens candidate elimination keeps, or None where it keeps them all
+        (the original then skips elimination and leaves the token order untouched)."""
+        eliminations: list[int | None] = []
+        previous = self.config.num_search_tokens
+        for count in counts:
+            eliminations.append(count if count < previous else None)
+            previous = count
+        return eliminations
+
+    def _blocks_eager(self, rgb: Tensor, x: Tensor, return_fusion_tokens: bool, eliminations: list[int | None]):
         cfg = self.config
         search_positions = torch.arange(cfg.num_search_tokens, device=rgb.device).expand(rgb.shape[0], -1)
         rgb_index = x_index = search_positions
         fusion_tokens = []
         for i, block in enumerate(self.blocks):
-            keep = self.search_tokens_kept[i] if i in cfg.ce_layers else None
+            keep = eliminations[i]
             rgb, rgb_index = self._path(block, rgb, rgb_index, None, keep)
             x, x_index = self._path(block, x, x_index, block.x_adapters, keep)
             if block.fusion_adapters is not None:
@@ -322,14 +344,14 @@ class Backbone(nn.Module):
             )
         return block.feed_forward(tokens, adapters, adapted_from=adapted_from), search_index
 
-    def _blocks_fused(self, rgb: Tensor, x: Tensor, return_fusion_tokens: bool):
+    def _blocks_fused(self, rgb: Tensor, x: Tensor, return_fusion_tokens: bool, eliminations: list[int | None]):
         cfg = self.config
         batch = rgb.shape[0]
         tokens = torch.cat([rgb, x])  # RGB rows, then X rows: one batch through the shared weights
         search_index = torch.arange(cfg.num_search_tokens, device=rgb.device).expand(2 * batch, -1)
         fusion_tokens = []
         for i, block in enumerate(self.blocks):
-            keep = self.search_tokens_kept[i] if i in cfg.ce_layers else None
+            keep = eliminations[i]
             tokens, search_index = self._path(block, tokens, search_index, block.x_adapters, keep, adapted_from=batch)
             if block.fusion_adapters is not None:
                 tokens, _ = block.attend(tokens, block.fusion_adapters, cross_halves=True)

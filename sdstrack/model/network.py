@@ -66,6 +66,7 @@ class SDSTrack(nn.Module):
         rgb_mask: Tensor | None = None,
         x_mask: Tensor | None = None,
         return_fusion_tokens: bool = False,
+        ce_keep_ratio: float | None = None,
     ) -> SDSTrackOutput:
         """Run the network.
 
@@ -80,6 +81,10 @@ class SDSTrack(nn.Module):
                 the position embedding: the masked path of the paper's self-distillation, and what a
                 missing sensor feeds.
             return_fusion_tokens: fill ``SDSTrackOutput.fusion_tokens``.
+            ce_keep_ratio: candidate-elimination keep ratio for this call, in (0, 1]; each elimination
+                block keeps ``ceil(ce_keep_ratio * n)`` of its ``n`` search tokens and 1.0 keeps them all
+                (training ramps it down, see :func:`sdstrack.training.keep_rate_schedule`). None (default)
+                uses ``config.ce_keep_ratio``.
         """
         cfg = self.config
         template = self._check_crop("template", template, cfg.template_size)
@@ -89,7 +94,9 @@ class SDSTrack(nn.Module):
         rgb_mask = self._check_mask("rgb_mask", rgb_mask, search.shape[0])
         x_mask = self._check_mask("x_mask", x_mask, search.shape[0])
         self._check_input_dtype(template)
-        features, fusion_tokens = self.backbone(template, search, rgb_mask, x_mask, return_fusion_tokens)
+        features, fusion_tokens = self.backbone(
+            template, search, rgb_mask, x_mask, return_fusion_tokens, ce_keep_ratio=ce_keep_ratio
+        )
         grid = cfg.search_grid
         search_map = features[:, cfg.num_template_tokens :].transpose(1, 2).reshape(-1, cfg.embed_dim, grid, grid)
         score_map, size_map, offset_map = self.head(search_map)

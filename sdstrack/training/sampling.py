@@ -1,0 +1,174 @@
+"""Training pairs as the original samples them: a template and a search crop from one sequence.
+
+For sample ``index`` (deterministic: its random draws come from ``(seed, index)`` alone, so a run that
+resumes, or splits its batch over processes, sees the same samples):
+
+1. a source by weight, a sequence uniformly within it, a template frame uniformly among the frames with
+   the target visible, and a search frame among the visible frames at most ``max_gap`` frames after it
+   (the template frame itself when there is none);
+2. the template crop: the original tracker's square crop (``template_factor``, no jitter) around the
+   ground-truth box, through the same :class:`sdstrack.preprocessing.FramePair` path as tracking (X
+   rendered exactly as the tracker renders it);
+3. the search crop around a jittered box: its size scaled by ``exp(scale_jitter * N(0, 1))`` per side,
+   its centre moved by ``(U(0, 1) - 0.5) * center_jitter * sqrt(w' h')`` per axis (w', h' the jittered
+   size), cropped with ``search_factor``; the target box in the crop follows from the crop's geometry
+   as the original computes it; a draw that leaves the target centre outside the crop is drawn again;
+4. augmentations as the original's: grayscale RGB with probability 0.05 and a horizontal flip with
+   probability 0.5, both applied to the template and the search crop together; then, per crop, a
+   brightness factor U(0.8, 1.2) on all six channels and another horizontal flip with probability 0.5.
+
+Boxes are top-left ``x, y, w, h`` in pixels in sequences; the training target is ``cx, cy, w, h`` as
+fractions of the search crop, what the network predicts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..config import SDSTrackConfig
+from ..datasets import DatasetError, Sequence
+from ..preprocessing import FramePair, TargetCrop, normalise
+
+MAX_DRAWS = 20
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """The original's sampling and augmentation settings (DESIGN.md section 9)."""
+
+    max_gap: int = 200
+    center_jitter: float = 3.0
+    scale_jitter: float = 0.25
+    grayscale_probability: float = 0.05
+    flip_probability: float = 0.5
+    brightness_jitter: float = 0.2
+
+
+@dataclass
+class TrainingBatch:
+    """Network inputs and targets of a batch.
+
+    Attributes:
+        template, search: (B, 6, size, size) float32 normalised crops (RGB channels 0-2, X 3-5).
+        boxes: (B, 4) float32 target ``cx, cy, w, h`` as fractions of the search crop.
+    """
+
+    template: torch.Tensor
+    search: torch.Tensor
+    boxes: torch.Tensor
+
+
+class PairSampler:
+    """Deterministic template/search pairs from weighted lists of :class:`Sequence`.
+
+    Args:
+        sources: ``[(sequences, weight), ...]``: e.g. a benchmark's training split and a synthetic set.
+        config: the model's configuration (crop factors, sizes, normalisation).
+        options: sampling and augmentation settings.
+        seed: with the sample index, the only source of randomness.
+    """
+
+    def __init__(self, sources: list[tuple[list[Sequence], float]], config: SDSTrackConfig,
+                 options: SamplingOptions | None = None, seed: int = 0) -> None:
+        self.config, self.options, self.seed = config, options or SamplingOptions(), seed
+        self.sources: list[tuple[list[Sequence], list[np.ndarray]]] = []
+        weights = []
+        for sequences, weight in sources:
+            if not sequences:
+                raise DatasetError("a training source holds no sequences; check its root and sequence list")
+            if not weight > 0:
+                raise ValueError(f"source weights must be positive, got {weight}")
+            formats = {s.x_format for s in sequences}
+            if formats != {config.modality}:
+                raise DatasetError(f"the model is a {config.modality} model but a source's X frames are "
+                                   f"{', '.join(sorted(formats))}")
+            visible = []
+            for sequence in sequences:
+                frames = np.flatnonzero(~sequence.absent)
+                if frames.size == 0:
+                    raise DatasetError(f"sequence {sequence.name} has no frame with a valid target box: remove it "
+                                       "from the training data or fix its ground truth")
+                visible.append(frames)
+            self.sources.append((sequences, visible))
+            weights.append(weight)
+        self.weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+
+    def sample(self, index: int) -> tuple[TargetCrop, TargetCrop, np.ndarray]:
+        """Sample ``index``: the template crop, the search crop (uint8, augmented) and the target box."""
+        rng = np.random.default_rng([self.seed, index])
+        cfg, opt = self.config, self.options
+        for _ in range(MAX_DRAWS):
+            sequences, visible = self.sources[rng.choice(len(self.sources), p=self.weights)]
+            which = int(rng.integers(len(sequences)))
+            sequence, frames = sequences[which], visible[which]
+            template_index = int(frames[rng.integers(frames.size)])
+            later = frames[(frames > template_index) & (frames <= template_index + opt.max_gap)]
+            search_index = int(later[rng.integers(later.size)]) if later.size else template_index
+            template_box = sequence.groundtruth[template_index]
+            search_box = sequence.groundtruth[search_index]
+            jittered = _jitter(search_box, rng, opt)
+            if jittered is None:
+                continue
+            template = _crop(sequence, template_index, template_box, cfg.template_factor, cfg.template_size, cfg)
+            search = _crop(sequence, search_index, jittered, cfg.search_factor, cfg.search_size, cfg)
+            target = _box_in_crop(search_box, jittered, search.resize_factor, cfg.search_size)
+            if 0 < target[0] < 1 and 0 < target[1] < 1 and target[2] > 0 and target[3] > 0:
+                return _augment(template, search, target, rng, opt)
+        raise DatasetError(f"sample {index}: no valid search crop in {MAX_DRAWS} draws (boxes outside the frames?)")
+
+    def batch(self, indices: list[int] | range, device: torch.device | str = "cpu") -> TrainingBatch:
+        """The samples ``indices`` stacked into network inputs on ``device``."""
+        samples = [self.sample(i) for i in indices]
+        template = torch.from_numpy(normalise([s[0] for s in samples], self.config))
+        search = torch.from_numpy(normalise([s[1] for s in samples], self.config))
+        boxes = torch.from_numpy(np.stack([s[2] for s in samples]).astype(np.float32))
+        return TrainingBatch(template.to(device), search.to(device), boxes.to(device))
+
+
+def _crop(sequence: Sequence, index: int, box: np.ndarray, factor: float, size: int,
+          config: SDSTrackConfig) -> TargetCrop:
+    rgb, x = sequence.frame(index)
+    return FramePair(rgb, x, sequence.x_format, bgr=True).crop(tuple(box), factor, size, config.patch_size, 0.0)
+
+
+def _jitter(box: np.ndarray, rng: np.random.Generator, options: SamplingOptions) -> np.ndarray | None:
+    """The original's jittered search box (x, y, w, h), or None for a degenerate draw."""
+    size = box[2:] * np.exp(rng.standard_normal(2) * options.scale_jitter)
+    offset = math.sqrt(size[0] * size[1]) * options.center_jitter
+    centre = box[:2] + 0.5 * box[2:] + offset * (rng.random(2) - 0.5)
+    if not np.all(np.isfinite(size)) or np.any(size <= 0):
+        return None
+    return np.concatenate([centre - 0.5 * size, size])
+
+
+def _box_in_crop(box: np.ndarray, crop_box: np.ndarray, resize_factor: float, size: int) -> np.ndarray:
+    """``box`` (x, y, w, h pixels) in the crop taken around ``crop_box``, as ``cx, cy, w, h`` fractions:
+    the original maps it relative to ``crop_box``'s exact centre (the crop's rounding is ignored)."""
+    centre = size / 2 + (box[:2] + 0.5 * box[2:] - (crop_box[:2] + 0.5 * crop_box[2:])) * resize_factor
+    return np.concatenate([centre, box[2:] * resize_factor]) / size
+
+
+def _augment(template: TargetCrop, search: TargetCrop, target: np.ndarray, rng: np.random.Generator,
+             options: SamplingOptions) -> tuple[TargetCrop, TargetCrop, np.ndarray]:
+    gray = rng.random() < options.grayscale_probability
+    joint_flip = rng.random() < options.flip_probability
+    target = target.copy()
+    crops = []
+    for crop, is_search in ((template, False), (search, True)):
+        rgb, x = crop.rgb, crop.x
+        if gray:
+            luminance = np.rint(rgb @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+            rgb = np.repeat(luminance[..., None], 3, axis=2)
+        flip = joint_flip != (rng.random() < options.flip_probability)
+        brightness = rng.uniform(1 - options.brightness_jitter, 1 + options.brightness_jitter)
+        rgb, x = (np.clip(np.rint(image * brightness), 0, 255).astype(np.uint8) for image in (rgb, x))
+        if flip:
+            rgb, x = np.ascontiguousarray(rgb[:, ::-1]), np.ascontiguousarray(x[:, ::-1])
+            if is_search:
+                target[0] = 1.0 - target[0]
+        crops.append(TargetCrop(rgb, x, crop.resize_factor, None, None))
+    return crops[0], crops[1], target

@@ -1,0 +1,400 @@
+"""``sdstrack.train``: train an SDSTrack with the paper's objective, from one CPU to many GPUs (torchrun).
+
+The run is described by a :class:`TrainConfig` (a JSON file for ``sdstrack train CONFIG``); every field
+has a default and an unknown field is an error. The output folder holds::
+
+    config.json                    the TrainConfig as run (a resumed run must match it)
+    checkpoint/                    model.safetensors, optimizer.pt, state.json: exact resume
+    log.jsonl                      one JSON line per logged step (losses, IoU, lr, keep ratio, samples/s)
+    model/                         config.json + model.safetensors: what Tracker.from_pretrained loads
+
+Several processes: start with ``torchrun --nproc_per_node N -m sdstrack.cli train CONFIG``; each process
+takes ``batch_size / N`` samples of the same global batch (samples and masks are functions of the
+global sample index), gradients are averaged by DistributedDataParallel, rank 0 writes the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..checkpoint import WEIGHTS_NAME, load_state_dict_strict
+from ..config import SDSTrackConfig
+from ..datasets import DatasetError, Sequence, load_dataset
+from ..model import SDSTrack
+from ..runtime import parse_dtype, resolve_device
+from .objective import complementary_masks, sdstrack_objective
+from .policy import POLICIES, apply_policy, keep_rate_schedule, train_mode, trainable_parameters
+from .sampling import PairSampler, SamplingOptions
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Sequences to sample from: a benchmark (``dataset`` and ``root`` as for :func:`load_dataset`), an
+    optional subset of ``sequences``, and its sampling ``weight`` relative to the other sources."""
+
+    dataset: str
+    root: str
+    weight: float = 1.0
+    sequences: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Defaults are the original's (DESIGN.md section 9) where it has one.
+
+    Attributes:
+        output_dir: where checkpoints, the log and the final model go.
+        train_data, val_data: :class:`DataSource` lists (validation: success AUC of tracking the sequences).
+        model: :class:`SDSTrackConfig` fields of the model to build (its defaults: the paper's ViT-B).
+        init: ``"random"``, a checkpoint folder (``config.json`` + ``model.safetensors``, same model
+            configuration), ``"ostrack:PATH"`` (an OSTrack checkpoint into the shared blocks and head) or
+            ``"timm:NAME"`` (a timm ViT with 16 px patches, pretrained weights, e.g. ``vit_small_patch16_224``).
+        policy: what trains: ``"paper"`` (adapters and X patch embedding, final norm at 0.1 x lr),
+            ``"full"`` or ``"scratch"`` (everything).
+        distillation: the paper's complementary masked patch distillation (False: the ablation).
+        steps, batch_size: optimisation steps and the global batch size.
+        lr, weight_decay, lr_drop_step, grad_clip: AdamW, the rate divided by 10 at ``lr_drop_step``
+            (None: never), gradient-norm clipping.
+        steps_per_epoch, ce_start_epoch, ce_warmup_epochs: the candidate-elimination keep-rate warm-up,
+            in the original's epochs (60,000 pairs / batch 16 = 3,750 steps).
+        precision: ``float32``, ``bfloat16`` (GPUs, CPUs with AVX-512 BF16/AMX) or ``float16`` (GPUs):
+            autocast of the forward passes; weights and optimiser stay float32.
+        device: ``cuda``, ``cpu``...; default cuda when available (under torchrun: cuda:LOCAL_RANK).
+        seed: samples, masks and initialisation are functions of it (and the step).
+        checkpoint_every, log_every, validate_every: in steps (validate_every None: at the end only).
+        sampling: :class:`SamplingOptions` fields.
+    """
+
+    output_dir: str = "runs/train"
+    train_data: tuple[DataSource, ...] = ()
+    val_data: tuple[DataSource, ...] = ()
+    model: dict = field(default_factory=dict)
+    init: str = "random"
+    policy: str = "paper"
+    distillation: bool = True
+    steps: int = 1000
+    batch_size: int = 16
+    lr: float = 5e-5
+    weight_decay: float = 1e-4
+    lr_drop_step: int | None = None
+    grad_clip: float = 0.1
+    steps_per_epoch: int = 3750
+    ce_start_epoch: int = 4
+    ce_warmup_epochs: int = 16
+    precision: str = "float32"
+    device: str | None = None
+    seed: int = 0
+    checkpoint_every: int = 500
+    log_every: int = 10
+    validate_every: int | None = None
+    sampling: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train_data", tuple(_source(s) for s in self.train_data))
+        object.__setattr__(self, "val_data", tuple(_source(s) for s in self.val_data))
+        problems = []
+        if not self.train_data:
+            problems.append("train_data is empty: give at least one {dataset, root} source")
+        if self.policy not in POLICIES:
+            problems.append(f"policy={self.policy!r} is not one of {POLICIES}")
+        for name in ("steps", "batch_size", "steps_per_epoch", "checkpoint_every", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{name}={value!r} must be a whole number >= 1")
+        for name in ("lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                problems.append(f"{name}={value!r} must be a finite number >= 0")
+        try:
+            parse_dtype(self.precision)
+        except ValueError as err:
+            problems.append(str(err))
+        try:
+            SamplingOptions(**self.sampling)
+        except TypeError as err:
+            problems.append(f"sampling: {err} (fields: {[f.name for f in dataclasses.fields(SamplingOptions)]})")
+        try:
+            SDSTrackConfig.from_dict(dict(self.model))
+        except (TypeError, ValueError) as err:
+            problems.append(f"model: {err}")
+        if problems:
+            raise ValueError("invalid TrainConfig: " + "; ".join(problems))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"training config has unknown fields {unknown}; known fields are {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON ({err})") from err
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"training config {path} does not exist") from err
+        try:
+            return cls.from_dict(data)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from err
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        for key in ("train_data", "val_data"):
+            data[key] = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items()} for s in data[key]]
+        return data
+
+
+def _source(source: DataSource | dict) -> DataSource:
+    if isinstance(source, DataSource):
+        return source
+    try:
+        source = DataSource(**source)
+    except TypeError as err:
+        raise ValueError(f"data source {source!r}: {err} (fields: dataset, root, weight, sequences)") from err
+    sequences = tuple(source.sequences) if source.sequences is not None else None
+    return dataclasses.replace(source, sequences=sequences)
+
+
+def _load_sources(sources: tuple[DataSource, ...]) -> list[tuple[list[Sequence], float]]:
+    loaded = []
+    for source in sources:
+        if not Path(source.root).exists():
+            raise DatasetError(f"data source {source.dataset}: root {source.root} does not exist")
+        sequences = list(source.sequences) if source.sequences else None
+        loaded.append((load_dataset(source.dataset, source.root, sequences), source.weight))
+    return loaded
+
+
+class _Objective(nn.Module):
+    """The objective as one module call, so that DistributedDataParallel sees one forward per backward."""
+
+    def __init__(self, model: SDSTrack, distillation: bool) -> None:
+        super().__init__()
+        self.model, self.distillation = model, distillation
+
+    def forward(self, template, search, boxes, rgb_mask, x_mask, keep_ratio: float):
+        loss, parts = sdstrack_objective(self.model, template, search, boxes, distillation=self.distillation,
+                                         masks=(rgb_mask, x_mask), ce_keep_ratio=keep_ratio)
+        return loss, parts
+
+
+def _initialise(model: SDSTrack, init: str) -> None:
+    """``random`` (as built), ``ostrack:PATH``, ``timm:NAME`` (pretrained weights from timm) or an SDSTrack
+    checkpoint folder whose configuration must equal the model's."""
+    from .initialise import initialise_from_ostrack, initialise_from_timm
+
+    if init == "random":
+        return
+    if init.startswith("ostrack:"):
+        initialise_from_ostrack(model, init.removeprefix("ostrack:"))
+    elif init.startswith("timm:"):
+        initialise_from_timm(model, init.removeprefix("timm:"), pretrained=True)
+    else:
+        start = SDSTrack.from_pretrained(init)
+        if start.config != model.config:
+            raise ValueError(f"init {init} has another model configuration than `model`: {start.config} vs "
+                             f"{model.config}")
+        load_state_dict_strict(model, start.state_dict(), source=init)
+
+
+def sample_masks(config: SDSTrackConfig, indices, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Complementary masks drawn per sample from ``(seed, sample index)``: a batch split over processes
+    gets the masks one process would draw."""
+    tokens = (config.num_template_tokens, config.num_search_tokens)
+    masks = [complementary_masks(1, tokens, generator=torch.Generator().manual_seed(seed * 1_000_003 + i))
+             for i in indices]
+    return torch.cat([m[0] for m in masks]), torch.cat([m[1] for m in masks])
+
+
+def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> Path:
+    """Run (or resume) a training run; returns the folder of the trained model (``output_dir/model``)."""
+    if isinstance(config, (str, Path)):
+        config = TrainConfig.load(config)
+    elif isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    rank, world = _distributed_start()
+    out = Path(config.output_dir)
+    device = _device(config.device)
+    if config.batch_size % world:
+        raise ValueError(f"batch_size {config.batch_size} is not divisible by the {world} processes")
+    per_rank = config.batch_size // world
+    model_config = SDSTrackConfig.from_dict(dict(config.model))
+    torch.manual_seed(config.seed)
+    model = SDSTrack(model_config)
+    _initialise(model, config.init)
+    model.to(device)
+    apply_policy(model, config.policy)
+    sampler = PairSampler(_load_sources(config.train_data), model_config,
+                          SamplingOptions(**config.sampling), config.seed)
+    val_sequences = [s for sequences, _ in _load_sources(config.val_data) for s in sequences]
+    objective: nn.Module = _Objective(model, config.distillation)
+    if world > 1:
+        objective = nn.parallel.DistributedDataParallel(objective, device_ids=[device] if device.type == "cuda"
+                                                        else None)
+    optimizer = torch.optim.AdamW(trainable_parameters(model, config.policy, config.lr),
+                                  weight_decay=config.weight_decay)
+    milestones = [config.lr_drop_step] if config.lr_drop_step else []
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
+    precision = parse_dtype(config.precision)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
+    step = _resume(out, config, model, optimizer, scheduler, scaler, rank)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    from tqdm import tqdm
+
+    bar = tqdm(total=config.steps, initial=step, unit=" steps", disable=not progress or rank != 0)
+    log = (out / "log.jsonl").open("a") if rank == 0 else None
+    started, samples_done = time.perf_counter(), 0
+    try:
+        while step < config.steps:
+            first = step * config.batch_size + rank * per_rank
+            indices = range(first, first + per_rank)
+            batch = sampler.batch(indices, device)
+            rgb_mask, x_mask = (m.to(device) for m in sample_masks(model_config, indices, config.seed))
+            epoch = step // config.steps_per_epoch + 1
+            keep = keep_rate_schedule(epoch, config.ce_start_epoch, config.ce_warmup_epochs,
+                                      model_config.ce_keep_ratio)
+            train_mode(model)
+            with torch.autocast(device.type, dtype=precision, enabled=precision != torch.float32):
+                loss, parts = objective(batch.template, batch.search, batch.boxes, rgb_mask, x_mask, keep)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            samples_done += config.batch_size
+            rate = samples_done / (time.perf_counter() - started)
+            bar.update()
+            bar.set_postfix(loss=f"{parts['loss']:.3f}", iou=f"{parts['clean/iou']:.3f}", samples_s=f"{rate:.1f}")
+            if log is not None and (step % config.log_every == 0 or step == config.steps):
+                record = {"step": step, "lr": scheduler.get_last_lr()[0], "keep_ratio": keep,
+                          "grad_norm": float(grad_norm), "samples_per_s": rate, **parts}
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+            if config.validate_every and step % config.validate_every == 0 and val_sequences and rank == 0:
+                _log_validation(log, step, model, val_sequences)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                _save_checkpoint(out, config, model, optimizer, scheduler, scaler, step, rank)
+    finally:
+        bar.close()
+    if rank == 0:
+        if val_sequences and log is not None:
+            _log_validation(log, step, model, val_sequences)
+        model.eval().save_pretrained(out / "model")
+    if log is not None:
+        log.close()
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return out / "model"
+
+
+def validate(model: SDSTrack, sequences: list[Sequence]) -> dict:
+    """Success AUC, precision and normalised precision of tracking ``sequences`` with ``model`` (a copy
+    runs in eval mode; ``model`` is left as it is)."""
+    from ..evaluation.metrics import otb_scores
+    from ..evaluation.protocols import SensorFailure
+    from ..evaluation.runner import track_sequence
+    from ..tracker import Tracker
+
+    device = next(model.parameters()).device
+    tracker = Tracker(model, device=device, bgr=True)
+    predictions = {s.name: track_sequence(tracker, s, SensorFailure()).boxes for s in sequences}
+    scores = otb_scores(predictions, {s.name: s.groundtruth for s in sequences},
+                        {s.name: ~s.absent for s in sequences})
+    return scores["overall"]
+
+
+def _log_validation(log, step: int, model: SDSTrack, sequences: list[Sequence]) -> None:
+    scores = validate(model, sequences)
+    if log is not None:
+        log.write(json.dumps({"step": step, "validation": scores}) + "\n")
+        log.flush()
+
+
+def _device(name: str | None) -> torch.device:
+    if name is None and torch.cuda.is_available() and "LOCAL_RANK" in os.environ:
+        return torch.device(f"cuda:{os.environ['LOCAL_RANK']}")
+    return resolve_device(name)
+
+
+def _distributed_start() -> tuple[int, int]:
+    """(rank, world size): torchrun's environment when present (process group started here), else (0, 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return torch.distributed.get_rank(), world
+
+
+# Checkpoints ---------------------------------------------------------------------------------------------------
+def _save_checkpoint(out: Path, config: TrainConfig, model, optimizer, scheduler, scaler, step: int, rank: int):
+    if rank != 0:
+        return
+    from safetensors.torch import save_file
+
+    folder = out / "checkpoint"
+    staging = out / "checkpoint.tmp"
+    staging.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+              str(staging / WEIGHTS_NAME))
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state()}, staging / "optimizer.pt")
+    (staging / "state.json").write_text(json.dumps({"step": step}) + "\n")
+    if folder.exists():
+        previous = out / "checkpoint.old"
+        folder.rename(previous)
+        staging.rename(folder)
+        for file in previous.iterdir():
+            file.unlink()
+        previous.rmdir()
+    else:
+        staging.rename(folder)
+
+
+def _resume(out: Path, config: TrainConfig, model, optimizer, scheduler, scaler, rank: int) -> int:
+    """Restore the latest checkpoint of ``out`` (the run's config must match) and return its step; a new
+    run writes its config and starts at step 0."""
+    from safetensors.torch import load_file
+
+    config_path = out / "config.json"
+    if config_path.is_file():
+        existing = json.loads(config_path.read_text())
+        if existing != config.to_dict():
+            differing = sorted(k for k in set(existing) | set(config.to_dict())
+                               if existing.get(k) != config.to_dict().get(k))
+            raise ValueError(f"{out} holds a run with another training config (differs in: {', '.join(differing)}); "
+                             "use another output_dir to start a new run")
+    elif rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    folder = out / "checkpoint"
+    if not (folder / "state.json").is_file():
+        return 0
+    device = next(model.parameters()).device
+    load_state_dict_strict(model, load_file(str(folder / WEIGHTS_NAME), device=str(device)), source=str(folder))
+    state = torch.load(folder / "optimizer.pt", map_location=device, weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["torch_rng"].cpu())
+    return int(json.loads((folder / "state.json").read_text())["step"])
+
+
+__all__ = ["DataSource", "TrainConfig", "sample_masks", "train", "validate"]

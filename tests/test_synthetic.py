@@ -1,0 +1,109 @@
+"""Synthetic RGB-X sequences: deterministic, well-typed, ground truth on the target's pixels, readable back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from sdstrack.datasets import load_dataset
+from sdstrack.datasets.synthetic import ATTRIBUTES, generate_sequence, write_synthetic
+
+SIZE = (160, 120)
+LENGTH = 30
+
+
+@pytest.mark.parametrize("x_format", ["depth", "thermal", "event"])
+def test_types_shapes_and_determinism(x_format: str) -> None:
+    rgb, xs, boxes, absent, attributes = generate_sequence("s", x_format, LENGTH, SIZE, seed=3)
+    assert len(rgb) == len(xs) == LENGTH and boxes.shape == (LENGTH, 4) and absent.shape == (LENGTH,)
+    assert all(f.shape == (120, 160, 3) and f.dtype == np.uint8 for f in rgb)
+    x_shape, x_dtype = ((120, 160), np.uint16) if x_format == "depth" else ((120, 160, 3), np.uint8)
+    assert all(f.shape == x_shape and f.dtype == x_dtype for f in xs)
+    assert set(attributes) == set(ATTRIBUTES)
+    assert all(v.shape == (LENGTH,) and v.dtype == bool for v in attributes.values())
+    again = generate_sequence("s", x_format, LENGTH, SIZE, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(rgb + xs, again[0] + again[1]))
+    np.testing.assert_array_equal(boxes, again[2])
+    other = generate_sequence("s", x_format, LENGTH, SIZE, seed=4)
+    assert not np.array_equal(rgb[0], other[0][0])
+    present = ~absent
+    assert not absent[0] and np.isnan(boxes[absent]).all()
+    x, y, w, h = boxes[present].T
+    assert (x >= 0).all() and (y >= 0).all() and (w > 0).all() and (h > 0).all()
+    assert (x + w <= SIZE[0]).all() and (y + h <= SIZE[1]).all()
+
+
+def test_depth_at_box_centre_is_target_depth() -> None:
+    rgb, xs, boxes, absent, attributes = generate_sequence(
+        "d", "depth", 60, (320, 240), seed=1, shapes=("ellipse",), scale=0.0, target_depth=(1500.0, 1500.0),
+        depth_noise=0.0, occlusion_rate=5.0, x_dropout=0.0)
+    checked = 0
+    for t in np.nonzero(~absent & ~attributes["occlusion"])[0]:
+        x, y, w, h = boxes[t]
+        value = xs[t][int(y + h / 2), int(x + w / 2)]
+        if value:
+            assert value == 1500
+            checked += 1
+    assert checked > 10
+    holes = np.mean([(f == 0).mean() for f in xs])
+    assert 0.01 < holes < 0.06
+
+
+def test_full_occlusion_marks_absent() -> None:
+    _, xs, boxes, absent, attributes = generate_sequence(
+        "o", "depth", 100, (320, 240), seed=2, occlusion_rate=6.0, full_occlusion=1.0, scale=0.0,
+        target_depth=(1500.0, 1500.0), depth_noise=0.0, x_dropout=0.0)
+    assert absent.any() and not absent.all() and not absent[0]
+    assert attributes["occlusion"][absent].all()
+    assert np.isnan(boxes[absent]).all()
+
+
+def test_degradations_and_distractors_when_enabled() -> None:
+    rgb, xs, _, _, attributes = generate_sequence(
+        "g", "thermal", LENGTH, SIZE, seed=0, low_light=1.0, glare=1.0, x_dropout=1.0, stretch=(0.2, 0.3))
+    for key in ("low_light", "glare", "x_dropout", "rgb_distractor", "x_distractor"):
+        assert attributes[key].any() and not attributes[key][0], key
+    assert all(not xs[t].any() for t in np.nonzero(attributes["x_dropout"])[0])
+    _, _, _, _, none = generate_sequence("g", "thermal", LENGTH, SIZE, seed=0, low_light=0.0, glare=0.0,
+                                         x_dropout=0.0, rgb_distractors=0, x_distractors=0, occlusion_rate=0.0)
+    assert not any(none[key].any() for key in ATTRIBUTES)
+
+
+def test_events_only_where_the_target_moved() -> None:
+    still = dict(camera_jitter=0.0, camera_pan=0.0, event_noise=0.0, occlusion_rate=0.0, rgb_distractors=0,
+                 x_distractors=0, event_background="black", x_dropout=0.0)
+    _, xs, boxes, _, _ = generate_sequence("e", "event", LENGTH, SIZE, seed=5, **still)
+    assert not xs[0].any()
+    fired = 0
+    for t in range(1, LENGTH):
+        outside = np.ones(xs[t].shape[:2], dtype=bool)
+        for x, y, w, h in (boxes[t - 1], boxes[t]):
+            outside[max(0, int(y) - 2):int(y + h) + 2, max(0, int(x) - 2):int(x + w) + 2] = False
+        assert not xs[t][outside].any()
+        fired += int(xs[t].any())
+    assert fired > LENGTH // 2
+    _, frozen, *_ = generate_sequence("e", "event", 5, SIZE, seed=5, speed=0.0, scale=0.0, rotation=0.0, **still)
+    assert not any(f.any() for f in frozen)
+
+
+@pytest.mark.parametrize("x_format", ["depth", "event"])
+def test_write_reads_back_equal(tmp_path: Path, x_format: str) -> None:
+    names = write_synthetic(tmp_path / "a", sequences=2, length=12, x_format=x_format, size=SIZE, seed=7)
+    write_synthetic(tmp_path / "b", sequences=2, length=12, x_format=x_format, size=SIZE, seed=7)
+    for file in sorted((tmp_path / "a").rglob("*.*")):
+        assert file.read_bytes() == (tmp_path / "b" / file.relative_to(tmp_path / "a")).read_bytes()
+    sequences = load_dataset("folder", tmp_path / "a")
+    assert [s.name for s in sequences] == names
+    for sequence in sequences:
+        rgb, xs, boxes, absent, attributes = generate_sequence(sequence.name, x_format, 12, SIZE, 7)
+        assert sequence.x_format == x_format
+        np.testing.assert_array_equal(sequence.groundtruth, boxes)
+        np.testing.assert_array_equal(sequence.absent, absent)
+        for t, (colour, x) in enumerate(sequence):
+            np.testing.assert_array_equal(colour, cv2.cvtColor(rgb[t], cv2.COLOR_RGB2BGR))
+            np.testing.assert_array_equal(x, xs[t] if x_format == "depth" else cv2.cvtColor(xs[t], cv2.COLOR_RGB2BGR))
+        tag = (tmp_path / "a" / sequence.name / "occlusion.tag").read_text().split()
+        assert [bool(int(v)) for v in tag] == attributes["occlusion"].tolist()

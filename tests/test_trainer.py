@@ -1,0 +1,128 @@
+"""The training loop: a tiny model on generated sequences; exact resume, the paper's policy, DDP, bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sdstrack import SDSTrack, SDSTrackConfig, Tracker
+from sdstrack.datasets import DatasetError, load_dataset
+from sdstrack.training import PairSampler, SamplingOptions, parameter_role, train
+
+from .benchmark_layouts import write_benchmark
+from .conftest import SMALL_MODEL
+
+TINY = {k: list(v) if isinstance(v, tuple) else v for k, v in SMALL_MODEL.items()}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train-data")
+    write_benchmark("folder", root, {"a": 12, "b": 10, "c": 9}, size=(160, 120))
+    return root
+
+
+def config(data, out, **overrides):
+    values = {"output_dir": str(out), "train_data": [{"dataset": "folder", "root": str(data)}], "model": TINY,
+              "steps": 4, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 2, "log_every": 1, "policy": "scratch"}
+    values.update(overrides)
+    return values
+
+
+def test_sampler_crops_match_the_target_geometry(data):
+    sequences = load_dataset("folder", data)
+    sampler = PairSampler([(sequences, 1.0)], SDSTrackConfig(**TINY), SamplingOptions(center_jitter=0,
+                          scale_jitter=0, grayscale_probability=0, flip_probability=0, brightness_jitter=0))
+    for index in range(8):
+        template, search, box = sampler.sample(index)
+        # Without jitter the target sits at the search crop's centre, at 1 / search factor of its side
+        # (the box's geometric mean side is sqrt(w h); the crop side is 4 sqrt(w h)).
+        assert np.allclose(box[:2], 0.5) and np.isclose(np.sqrt(box[2] * box[3]), 0.25, atol=0.01)
+        assert template.rgb.shape == (64, 64, 3) and search.x.shape == (128, 128, 3)
+    batch = sampler.batch(range(3))
+    assert batch.template.shape == (3, 6, 64, 64) and batch.search.shape == (3, 6, 128, 128)
+    again = sampler.batch(range(3))
+    assert torch.equal(batch.search, again.search) and torch.equal(batch.boxes, again.boxes)
+
+
+def test_training_lowers_the_loss_and_writes_a_model_the_tracker_loads(data, tmp_path):
+    model_dir = train(config(data, tmp_path / "run", steps=12, batch_size=4, lr=2e-3), progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert len(losses) == 12 and np.mean(losses[-4:]) < np.mean(losses[:4])
+    assert {"clean/iou", "masked/loss", "distillation", "keep_ratio", "samples_per_s"} <= set(log[0])
+    tracker = Tracker.from_pretrained(model_dir, device="cpu")
+    assert isinstance(tracker.model, SDSTrack) and tracker.config.embed_dim == 32
+
+
+def test_resume_is_bit_exact(data, tmp_path, monkeypatch):
+    whole = train(config(data, tmp_path / "whole", steps=4), progress=False)
+    real_batch = PairSampler.batch
+
+    def stop_at_step_two(self, indices, device="cpu"):
+        if indices[0] >= 2 * 4:  # the third step's samples: the run is killed after its step-2 checkpoint
+            raise KeyboardInterrupt
+        return real_batch(self, indices, device)
+
+    monkeypatch.setattr(PairSampler, "batch", stop_at_step_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(data, tmp_path / "stopped", steps=4), progress=False)
+    monkeypatch.setattr(PairSampler, "batch", real_batch)
+    assert json.loads((tmp_path / "stopped" / "checkpoint" / "state.json").read_text())["step"] == 2
+    resumed = train(config(data, tmp_path / "stopped", steps=4), progress=False)
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    optimiser = torch.load(tmp_path / "stopped" / "checkpoint" / "optimizer.pt", weights_only=True)
+    assert optimiser["scheduler"]["last_epoch"] == 4
+
+
+def test_paper_policy_changes_only_the_trainable_tensors(data, tmp_path):
+    torch.manual_seed(0)
+    start = SDSTrack(SDSTrackConfig(**TINY))
+    start.save_pretrained(tmp_path / "start")
+    model_dir = train(config(data, tmp_path / "run", steps=2, policy="paper", init=str(tmp_path / "start")),
+                      progress=False)
+    before = load_file(str(tmp_path / "start" / "model.safetensors"))
+    after = load_file(str(model_dir / "model.safetensors"))
+    for name, tensor in before.items():
+        trainable = parameter_role(name, "paper") is not None
+        assert torch.equal(tensor, after[name]) != trainable, name
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"stpes": 3}, r"unknown fields \['stpes'\]"),
+    ({"train_data": [{"dataset": "folder", "root": "/no/such/root"}]}, "root /no/such/root does not exist"),
+    ({"policy": "half"}, "policy='half' is not one of"),
+    ({"model": {"embed_dim": "32"}}, "embed_dim"),
+    ({"sampling": {"jitter": 1}}, "sampling"),
+])
+def test_bad_training_configs_are_named(data, tmp_path, change, message):
+    with pytest.raises((ValueError, DatasetError), match=message):
+        train(config(data, tmp_path / "run", **change), progress=False)
+
+
+def test_a_sequence_without_any_valid_box_is_named(tmp_path):
+    root = tmp_path / "data"
+    write_benchmark("folder", root, {"fine": 6, "empty": 6})
+    (root / "empty" / "groundtruth.txt").write_text("nan,nan,nan,nan\n" * 6)
+    with pytest.raises(DatasetError, match="sequence empty has no frame with a valid target box"):
+        train(config(root, tmp_path / "run"), progress=False)
+
+
+def test_torchrun_two_processes_equal_one_process(data, tmp_path):
+    single = train(config(data, tmp_path / "one", steps=3, batch_size=4), progress=False)
+    settings = tmp_path / "two.json"
+    settings.write_text(json.dumps(config(data, tmp_path / "two", steps=3, batch_size=4)))
+    environment = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                           "29517", "-m", "sdstrack.cli", "train", str(settings)], env=environment,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one = load_file(str(single / "model.safetensors"))
+    two = load_file(str(tmp_path / "two" / "model" / "model.safetensors"))
+    assert max((one[k] - two[k]).abs().max().item() for k in one) <= 1e-5
