@@ -2,16 +2,16 @@
 
 Usage: python examples/train_demo.py WORKDIR [--steps N] [--no-distillation]
 
-Writes WORKDIR/data/{synthetic-train,synthetic-val} (deterministic: the same files on any machine) if
-they are missing, WORKDIR/train.json, and trains into WORKDIR/run (resuming from its checkpoint when
-there is one). The finished model is WORKDIR/run/model (config.json + model.safetensors).
+Writes WORKDIR/train.json and trains into WORKDIR/run (resuming from its checkpoint when there is one);
+the training and validation sequences are synthetic, written into WORKDIR/data on first use
+(deterministic: the same files on any machine). The finished model is WORKDIR/run/model
+(config.json + model.safetensors).
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from sdstrack.datasets.synthetic import write_synthetic
 from sdstrack.training import train
 
 MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fusion_layers": [1, 3, 4, 5],
@@ -25,13 +25,12 @@ def main() -> None:
     parser.add_argument("--no-distillation", action="store_true", help="the ablation without masked distillation")
     args = parser.parse_args()
     data = args.workdir / "data"
-    for name, count, seed in (("synthetic-train", 120, 0), ("synthetic-val", 8, 1)):
-        if not (data / name).is_dir():
-            write_synthetic(data / name, sequences=count, length=100, x_format="depth", seed=seed)
     config = {
         "output_dir": str(args.workdir / ("run-no-distillation" if args.no_distillation else "run")),
-        "train_data": [{"dataset": "folder", "root": str(data / "synthetic-train")}],
-        "val_data": [{"dataset": "folder", "root": str(data / "synthetic-val")}],
+        "train_data": [{"dataset": "synthetic", "root": str(data / "synthetic-train"),
+                        "synthetic": {"sequences": 120, "length": 100, "x_format": "depth", "seed": 0}}],
+        "val_data": [{"dataset": "synthetic", "root": str(data / "synthetic-val"),
+                      "synthetic": {"sequences": 8, "length": 100, "x_format": "depth", "seed": 1}}],
         "model": MODEL, "policy": "scratch", "distillation": not args.no_distillation,
         "steps": args.steps, "batch_size": 16, "lr": 5e-4, "lr_drop_step": int(args.steps * 0.8),
         "steps_per_epoch": 400, "seed": 0, "checkpoint_every": 250, "log_every": 25, "validate_every": 2000,

@@ -145,8 +145,9 @@ class Block(nn.Module):
     happens between the two.
     """
 
-    def __init__(self, config: SDSTrackConfig, has_fusion: bool, fused: bool = True) -> None:
+    def __init__(self, config: SDSTrackConfig, has_fusion: bool, fused: bool = True, drop_path: float = 0.0) -> None:
         super().__init__()
+        self.drop_path = drop_path
         dim = config.embed_dim
         adapter_dim = int(dim * config.adapter_ratio)
         self.adapter_scale = config.adapter_scale
@@ -176,15 +177,27 @@ class Block(nn.Module):
         )
         if adapters is not None:
             attended = _add_to_rows(attended, adapters.space(attended[adapted_from:]), adapted_from)
-        return tokens + attended, query_row
+        return tokens + drop_path(attended, self.drop_path, self.training), query_row
 
     def feed_forward(self, tokens: Tensor, adapters: AdapterPair | None, *, adapted_from: int = 0) -> Tensor:
         """MLP sub-layer with its residual."""
         normed = self.norm2(tokens)
         update = self.mlp(normed)
-        if adapters is not None:
-            update = _add_to_rows(update, self.adapter_scale * adapters.mlp(normed[adapted_from:]), adapted_from)
-        return tokens + update
+        if adapters is None:  # the RGB path: the original applies no stochastic depth to its MLP branch
+            return tokens + update
+        adapted = update[adapted_from:] + self.adapter_scale * adapters.mlp(normed[adapted_from:])
+        adapted = drop_path(adapted, self.drop_path, self.training)
+        return tokens + (adapted if adapted_from == 0 else torch.cat([update[:adapted_from], adapted]))
+
+
+def drop_path(update: Tensor, probability: float, training: bool) -> Tensor:
+    """Stochastic depth: in training, drop a residual update for a whole sample with ``probability`` and
+    scale the kept ones by ``1 / (1 - probability)``; the identity otherwise."""
+    if not training or probability == 0.0:
+        return update
+    keep = 1.0 - probability
+    mask = update.new_empty((update.shape[0],) + (1,) * (update.ndim - 1)).bernoulli_(keep)
+    return update * mask / keep
 
 
 def _add_to_rows(tensor: Tensor, addition: Tensor, start: int) -> Tensor:
@@ -231,7 +244,7 @@ class Backbone(nn.Module):
     concatenated tokens, with every attention matrix materialised. Both compute the same function.
     """
 
-    def __init__(self, config: SDSTrackConfig, fused: bool = True) -> None:
+    def __init__(self, config: SDSTrackConfig, fused: bool = True, drop_path_rate: float = 0.0) -> None:
         super().__init__()
         self.config = config
         dim, patch = config.embed_dim, config.patch_size
@@ -239,7 +252,10 @@ class Backbone(nn.Module):
         self.x_patch_embed = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
         self.template_pos_embed = nn.Parameter(torch.zeros(1, config.num_template_tokens, dim))
         self.search_pos_embed = nn.Parameter(torch.zeros(1, config.num_search_tokens, dim))
-        self.blocks = nn.ModuleList(Block(config, i in config.fusion_layers, fused) for i in range(config.depth))
+        rates = torch.linspace(0, drop_path_rate, config.depth).tolist()  # stochastic depth grows with depth
+        self.blocks = nn.ModuleList(
+            Block(config, i in config.fusion_layers, fused, rates[i]) for i in range(config.depth)
+        )
         self.norm = nn.LayerNorm(dim, eps=config.layernorm_eps)
         self.search_tokens_kept = config.search_tokens_kept()
         self._config_eliminations = self._eliminations(self.search_tokens_kept)

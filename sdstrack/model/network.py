@@ -50,11 +50,16 @@ class SDSTrack(nn.Module):
     ImageNet mean and std. Either may instead be given as a ``(rgb, x)`` pair of 3-channel tensors.
     """
 
-    def __init__(self, config: SDSTrackConfig | None = None, *, attention: str = "fast") -> None:
-        """``attention="fast"`` (default) or ``"eager"`` (the readable reference); see :meth:`set_attention`."""
+    def __init__(
+        self, config: SDSTrackConfig | None = None, *, attention: str = "fast", drop_path_rate: float = 0.0
+    ) -> None:
+        """``attention="fast"`` (default) or ``"eager"`` (the readable reference); see :meth:`set_attention`.
+        ``drop_path_rate``: stochastic depth for training, rising linearly from 0 in the first block to this
+        in the last (the original trains with 0.1); it has no effect in eval mode and is not part of the
+        checkpoint."""
         super().__init__()
         self.config = config or SDSTrackConfig()
-        self.backbone = Backbone(self.config)
+        self.backbone = Backbone(self.config, drop_path_rate=drop_path_rate)
         self.head = CentreHead(self.config.embed_dim, self.config.head_channels)
         self.set_attention(attention)
 

@@ -4,18 +4,21 @@ For sample ``index`` (deterministic: its random draws come from ``(seed, index)`
 resumes, or splits its batch over processes, sees the same samples):
 
 1. a source by weight, a sequence uniformly within it, a template frame uniformly among the frames with
-   the target visible, and a search frame among the visible frames at most ``max_gap`` frames after it
-   (the template frame itself when there is none);
+   the target visible, and a search frame uniformly among the visible frames after it, less than
+   ``max_gap`` frames later (the original's "causal" mode; a template frame with none is drawn again);
 2. the template crop: the original tracker's square crop (``template_factor``, no jitter) around the
    ground-truth box, through the same :class:`sdstrack.preprocessing.FramePair` path as tracking (X
    rendered exactly as the tracker renders it);
 3. the search crop around a jittered box: its size scaled by ``exp(scale_jitter * N(0, 1))`` per side,
    its centre moved by ``(U(0, 1) - 0.5) * center_jitter * sqrt(w' h')`` per axis (w', h' the jittered
    size), cropped with ``search_factor``; the target box in the crop follows from the crop's geometry
-   as the original computes it; a draw that leaves the target centre outside the crop is drawn again;
-4. augmentations as the original's: grayscale RGB with probability 0.05 and a horizontal flip with
-   probability 0.5, both applied to the template and the search crop together; then, per crop, a
-   brightness factor U(0.8, 1.2) on all six channels and another horizontal flip with probability 0.5.
+   as the original computes it (like the original, a target the jitter moves out of the crop is kept:
+   the loss clamps its corners);
+4. augmentations as the original's: a horizontal flip with probability 0.5 applied to the template and
+   the search crop together; then, per crop, a brightness factor U(0.8, 1.2) on all six channels and
+   another horizontal flip with probability 0.5. (The original also lists grayscale with probability
+   0.05, but on its 6-channel images that transform raises and the sample is drawn again, so it never
+   applies; ``grayscale_probability`` > 0 turns a real RGB-only grayscale on.)
 
 Boxes are top-left ``x, y, w, h`` in pixels in sequences; the training target is ``cx, cy, w, h`` as
 fractions of the search crop, what the network predicts.
@@ -43,7 +46,7 @@ class SamplingOptions:
     max_gap: int = 200
     center_jitter: float = 3.0
     scale_jitter: float = 0.25
-    grayscale_probability: float = 0.05
+    grayscale_probability: float = 0.0
     flip_probability: float = 0.5
     brightness_jitter: float = 0.2
 
@@ -106,8 +109,10 @@ class PairSampler:
             which = int(rng.integers(len(sequences)))
             sequence, frames = sequences[which], visible[which]
             template_index = int(frames[rng.integers(frames.size)])
-            later = frames[(frames > template_index) & (frames <= template_index + opt.max_gap)]
-            search_index = int(later[rng.integers(later.size)]) if later.size else template_index
+            later = frames[(frames > template_index) & (frames < template_index + opt.max_gap)]
+            if later.size == 0:
+                continue
+            search_index = int(later[rng.integers(later.size)])
             template_box = sequence.groundtruth[template_index]
             search_box = sequence.groundtruth[search_index]
             jittered = _jitter(search_box, rng, opt)
@@ -116,9 +121,9 @@ class PairSampler:
             template = _crop(sequence, template_index, template_box, cfg.template_factor, cfg.template_size, cfg)
             search = _crop(sequence, search_index, jittered, cfg.search_factor, cfg.search_size, cfg)
             target = _box_in_crop(search_box, jittered, search.resize_factor, cfg.search_size)
-            if 0 < target[0] < 1 and 0 < target[1] < 1 and target[2] > 0 and target[3] > 0:
-                return _augment(template, search, target, rng, opt)
-        raise DatasetError(f"sample {index}: no valid search crop in {MAX_DRAWS} draws (boxes outside the frames?)")
+            return _augment(template, search, target, rng, opt)
+        raise DatasetError(f"sample {index}: no template frame with a visible search frame after it in {MAX_DRAWS} "
+                           "draws: the sequences need at least two frames with the target visible")
 
     def batch(self, indices: list[int] | range, device: torch.device | str = "cpu") -> TrainingBatch:
         """The samples ``indices`` stacked into network inputs on ``device``."""

@@ -39,12 +39,19 @@ from .sampling import PairSampler, SamplingOptions
 @dataclass(frozen=True)
 class DataSource:
     """Sequences to sample from: a benchmark (``dataset`` and ``root`` as for :func:`load_dataset`), an
-    optional subset of ``sequences``, and its sampling ``weight`` relative to the other sources."""
+    optional subset of ``sequences``, and its sampling ``weight`` relative to the other sources.
+
+    ``dataset="synthetic"``: :func:`sdstrack.datasets.synthetic.write_synthetic` writes the sequences into
+    ``root`` on first use (deterministic: the same files on any machine) with the keyword arguments in
+    ``synthetic`` (e.g. ``{"sequences": 120, "length": 100, "x_format": "depth", "seed": 0}``), and they
+    are read as the plain folder layout.
+    """
 
     dataset: str
     root: str
     weight: float = 1.0
     sequences: tuple[str, ...] | None = None
+    synthetic: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class TrainConfig:
         steps, batch_size: optimisation steps and the global batch size.
         lr, weight_decay, lr_drop_step, grad_clip: AdamW, the rate divided by 10 at ``lr_drop_step``
             (None: never), gradient-norm clipping.
+        drop_path: stochastic depth of the blocks during training (the original's 0.1; rising linearly
+            over the blocks from 0).
         steps_per_epoch, ce_start_epoch, ce_warmup_epochs: the candidate-elimination keep-rate warm-up,
             in the original's epochs (60,000 pairs / batch 16 = 3,750 steps).
         precision: ``float32``, ``bfloat16`` (GPUs, CPUs with AVX-512 BF16/AMX) or ``float16`` (GPUs):
@@ -90,6 +99,7 @@ class TrainConfig:
     steps_per_epoch: int = 3750
     ce_start_epoch: int = 4
     ce_warmup_epochs: int = 16
+    drop_path: float = 0.1
     precision: str = "float32"
     device: str | None = None
     seed: int = 0
@@ -110,6 +120,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{name}={value!r} must be a whole number >= 1")
+        if not isinstance(self.drop_path, (int, float)) or not 0 <= self.drop_path < 1:
+            problems.append(f"drop_path={self.drop_path!r} must lie in [0, 1)")
         for name in ("lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -163,7 +175,8 @@ def _source(source: DataSource | dict) -> DataSource:
     try:
         source = DataSource(**source)
     except TypeError as err:
-        raise ValueError(f"data source {source!r}: {err} (fields: dataset, root, weight, sequences)") from err
+        raise ValueError(f"data source {source!r}: {err} (fields: dataset, root, weight, sequences, "
+                         "synthetic)") from err
     sequences = tuple(source.sequences) if source.sequences is not None else None
     return dataclasses.replace(source, sequences=sequences)
 
@@ -171,6 +184,18 @@ def _source(source: DataSource | dict) -> DataSource:
 def _load_sources(sources: tuple[DataSource, ...]) -> list[tuple[list[Sequence], float]]:
     loaded = []
     for source in sources:
+        if source.dataset == "synthetic":
+            from ..datasets.synthetic import write_synthetic
+
+            root = Path(source.root)
+            if not (root / ".complete").is_file():  # written completely once; a killed write starts over
+                write_synthetic(root, **(source.synthetic or {}))
+                (root / ".complete").write_text(json.dumps(source.synthetic or {}) + "\n")
+            elif json.loads((root / ".complete").read_text()) != (source.synthetic or {}):
+                raise DatasetError(f"{root} holds synthetic sequences made with other settings; use another root")
+            loaded.append((load_dataset("folder", root, list(source.sequences) if source.sequences else None),
+                           source.weight))
+            continue
         if not Path(source.root).exists():
             raise DatasetError(f"data source {source.dataset}: root {source.root} does not exist")
         sequences = list(source.sequences) if source.sequences else None
@@ -233,7 +258,7 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
     per_rank = config.batch_size // world
     model_config = SDSTrackConfig.from_dict(dict(config.model))
     torch.manual_seed(config.seed)
-    model = SDSTrack(model_config)
+    model = SDSTrack(model_config, drop_path_rate=config.drop_path)
     _initialise(model, config.init)
     model.to(device)
     apply_policy(model, config.policy)
