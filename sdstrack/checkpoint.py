@@ -28,6 +28,8 @@ from .config import SDSTrackConfig
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+DEFAULT_MODEL = "sdstrack-tiny-random"
+"""The bundled model used when no model is named (random weights until a trained one is bundled)."""
 MAX_LISTED = 5  # entries named per category in error messages; the rest are counted
 
 
@@ -82,6 +84,17 @@ def read_folder(
     return config, state_dict
 
 
+def bundled_models() -> dict[str, Path]:
+    """The models shipped inside the package (``sdstrack.weights``), by short name -> folder."""
+    from importlib.resources import files
+
+    try:
+        root = Path(str(files("sdstrack.weights")))
+    except ModuleNotFoundError:
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / CONFIG_NAME).is_file() and (p / WEIGHTS_NAME).is_file()}
+
+
 def resolve(
     name_or_path: str | Path,
     *,
@@ -91,7 +104,8 @@ def resolve(
     token: str | bool | None = None,
     filenames: tuple[str, ...] = (CONFIG_NAME, WEIGHTS_NAME),
 ) -> Path:
-    """Return a local folder holding the checkpoint: ``name_or_path`` itself, or a Hub snapshot.
+    """Return a local folder holding the checkpoint: a bundled model's short name (see
+    :func:`bundled_models`; never the network), ``name_or_path`` itself, or a Hub snapshot.
 
     ``~`` is expanded. A name that does not exist locally is a local path, and an immediate
     :class:`CheckpointError` without any Hub request, when it is a :class:`~pathlib.Path` or looks like
@@ -101,6 +115,9 @@ def resolve(
     fetched with :func:`huggingface_hub.hf_hub_download`, which honours ``HF_HUB_OFFLINE``, the cache
     and ``revision`` (branch, tag or commit hash).
     """
+    bundled = bundled_models()
+    if isinstance(name_or_path, str) and name_or_path in bundled and not Path(name_or_path).exists():
+        return bundled[name_or_path]
     path = Path(name_or_path)
     try:
         path = path.expanduser()

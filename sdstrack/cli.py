@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .backends import backend_names
+from .checkpoint import DEFAULT_MODEL
 from .config import MODALITIES
 from .datasets import DATASETS
 from .modalities import X_FORMATS
 from .runtime import DTYPES, dtype_name, parse_dtype
 
+MODEL_HELP = f"bundled model short name, checkpoint folder or Hugging Face Hub repo id (default: {DEFAULT_MODEL})"
 _NEGATIVE_NUMBER = re.compile(r"-[\d.]")
 # tqdm's default bar, but always in frames/s (tqdm itself switches to s/frame below 1 frame/s)
 _BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]"
@@ -78,13 +80,81 @@ def _check_output(option: str, path: str) -> None:
         raise PermissionError(f"{option} {path}: the folder {folder} is not writable")
 
 
-def _track(args: argparse.Namespace) -> int:
+_BAG_ONLY = ("rgb_topic", "x_topic", "start", "duration", "sync_tolerance", "out_bag")
+
+
+def _track_bag(args: argparse.Namespace) -> int:
+    """`sdstrack track --bag`: frames from two topics of a ROS bag, paired by stamp (see sdstrack.rosbag)."""
     import cv2
     from tqdm import tqdm
 
-    from .io import FrameSource, SequenceFolder, check_same_length, color_frame, draw_result
+    from .io import VideoWriter, draw_result
+    from .rosbag import BagSource, DetectionBagWriter, MissingExtraError, track_bag
     from .tracker import Tracker
 
+    if args.sequence is not None or args.rgb is not None or args.x is not None:
+        raise ValueError("pass either --bag PATH with --rgb-topic and --x-topic, or --sequence / --rgb and --x")
+    if args.rgb_topic is None or args.x_topic is None:
+        raise ValueError("--bag needs --rgb-topic T and --x-topic T (the two image topics to track on)")
+    if args.box is None:
+        raise ValueError("pass the first frame's box with --box x,y,w,h (top-left corner and size in pixels)")
+    for option, path in (("--out", args.out), ("--render", args.render), ("--out-bag", args.out_bag)):
+        if path:
+            _check_output(option, path)
+    if args.out_bag and Path(args.out_bag).exists():
+        raise FileExistsError(f"--out-bag {args.out_bag} exists; give a new path (bags are never overwritten)")
+    try:
+        source = BagSource(args.bag, args.rgb_topic, args.x_topic, start=args.start, duration=args.duration,
+                           tolerance=args.sync_tolerance, drive=args.drive, resize_x=args.resize_x)
+    except MissingExtraError as err:
+        raise ValueError(str(err)) from None
+
+    dtype = parse_dtype(args.dtype)
+    with contextlib.ExitStack() as stack:
+        stack.callback(source.close)
+        tracker = Tracker.from_pretrained(args.model, backend=args.backend, device=args.device, dtype=dtype,
+                                          compile=args.compile, bgr=False, x_format=args.x_format)
+        out = stack.enter_context(open(args.out, "w")) if args.out else None
+        detections = None
+        if args.out_bag:
+            detections = stack.enter_context(DetectionBagWriter(args.out_bag, storage=source.storage))
+        video = stack.enter_context(VideoWriter(args.render)) if args.render else None
+        progress = stack.enter_context(tqdm(unit=" frames", file=sys.stderr, bar_format=_BAR))
+        start = time.perf_counter()
+        for frame, result in track_bag(tracker, source, args.box):
+            if out is not None:
+                out.write(",".join(f"{v:.6f}" for v in (*result.box, result.score)) + "\n")
+                out.flush()
+            if detections is not None:
+                detections.write(frame.stamp, frame.frame_id, result.box, result.score)
+            if video is not None and frame.rgb is not None:
+                video.write(draw_result(cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR), result.box, result.score))
+            progress.update()
+        elapsed = time.perf_counter() - start
+    frames = source.summary.frames
+    print(f"tracked {frames} frames in {elapsed:.1f} s: {frames / max(elapsed, 1e-9):.1f} frames/s "
+          f"on {tracker.device} ({dtype_name(dtype)})")
+    print(f"pairing (tolerance {source.tolerance * 1000:.1f} ms, {args.drive} drives): {source.summary}")
+    for option, path, what in (("--out", args.out, "boxes (x,y,w,h,score per frame)"),
+                               ("--out-bag", args.out_bag, "vision_msgs/Detection2DArray on /sdstrack/detections"),
+                               ("--render", args.render, "video")):
+        if path:
+            print(f"{what} -> {path}")
+    return 0
+
+
+def _track(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .io import FrameSource, SequenceFolder, VideoWriter, check_same_length, color_frame, draw_result
+    from .tracker import Tracker
+
+    if args.bag is not None:
+        return _track_bag(args)
+    given = [f"--{name.replace('_', '-')}" for name in _BAG_ONLY if getattr(args, name) is not None]
+    given += ["--drive"] * (args.drive != "rgb") + ["--resize-x"] * args.resize_x
+    if given:
+        raise ValueError(f"{', '.join(given)} only apply to a ROS bag: add --bag PATH")
     if args.sequence is not None:
         if args.rgb is not None or args.x is not None:
             raise ValueError("pass either --sequence DIR, or --rgb and --x, not both")
@@ -109,7 +179,7 @@ def _track(args: argparse.Namespace) -> int:
                                       compile=args.compile, bgr=True, x_format=x_format)
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(args.out, "w")) if args.out else None
-        writer = None
+        video = stack.enter_context(VideoWriter(args.render, rgb_source.fps or 30.0)) if args.render else None
         progress = stack.enter_context(tqdm(total=total or None, unit=" frames", file=sys.stderr, bar_format=_BAR))
         start = time.perf_counter()
         for index, (rgb, x) in enumerate(zip(rgb_source, x_source)):
@@ -118,14 +188,8 @@ def _track(args: argparse.Namespace) -> int:
             if out is not None:
                 out.write(",".join(f"{v:.6f}" for v in (*result.box, result.score)) + "\n")
                 out.flush()
-            if args.render:
-                if writer is None:
-                    writer = cv2.VideoWriter(str(args.render), cv2.VideoWriter_fourcc(*"mp4v"),
-                                             rgb_source.fps or 30.0, (rgb.shape[1], rgb.shape[0]))
-                    stack.callback(writer.release)
-                    if not writer.isOpened():
-                        raise ValueError(f"OpenCV cannot write the video {args.render}")
-                writer.write(draw_result(rgb, result.box, result.score))
+            if video is not None:
+                video.write(draw_result(rgb, result.box, result.score))
             progress.update()
         elapsed = time.perf_counter() - start
     frames = progress.n
@@ -181,6 +245,28 @@ def _eval_merge(args: argparse.Namespace) -> int:
     return _report_evaluation(merge(args.folders, args.out, plots=not args.no_plots), args)
 
 
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--size must be WxH in pixels (e.g. 640x480), got {text!r}") from err
+    if width < 32 or height < 32:
+        raise argparse.ArgumentTypeError(f"--size must be at least 32x32, got {text!r}")
+    return width, height
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    result = run_demo(args.model, args.out, clip=args.clip, frames=args.frames, size=args.size, device=args.device,
+                      dtype=args.dtype, backend=args.backend, render=not args.no_render)
+    print(f"{args.model} on {result.clip} ({result.frames} frames): success AUC {result.success_auc:.3f}, "
+          f"precision {result.precision:.3f}, normalised precision {result.normalised_precision:.3f}, "
+          f"{result.frames_per_s:.1f} frames/s")
+    print(f"boxes -> {Path(args.out) / 'boxes.txt'}" + (f"; video -> {result.video}" if result.video else ""))
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from .training.trainer import train
 
@@ -216,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("bench", help="benchmark speed, precision and memory here (`sdstrack bench --help`)")
 
     track = commands.add_parser("track", help="track one target through an RGB + X sequence")
-    track.add_argument("--model", required=True, help="checkpoint folder or Hugging Face Hub repo id")
+    track.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     track.add_argument("--sequence", metavar="DIR",
                        help="sequence folder: color/, one of depth/ thermal/ event/ (images sorted by name) and "
                        "optionally groundtruth.txt (x,y,w,h per frame); instead of --rgb and --x")
@@ -237,10 +323,26 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--backend", default="torch", choices=backend_names(),
                        help="onnxruntime runs MODEL/model.onnx (see export-onnx) on the CPU in float32")
     track.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA graphs on GPU)")
+    bag = track.add_argument_group("ROS bags (needs pip install 'sdstrack[ros]'; see sdstrack.rosbag)")
+    bag.add_argument("--bag", metavar="PATH", help="ROS 1 .bag file or ROS 2 bag folder (sqlite3 or MCAP); "
+                     "instead of --sequence / --rgb and --x")
+    bag.add_argument("--rgb-topic", metavar="T", help="sensor_msgs/Image or CompressedImage topic of the RGB camera")
+    bag.add_argument("--x-topic", metavar="T", help="image topic of the X sensor (depth, thermal, ...), registered "
+                     "to the RGB camera")
+    bag.add_argument("--start", type=float, metavar="S", help="skip the first S seconds of the bag (record time)")
+    bag.add_argument("--duration", type=float, metavar="D", help="track D seconds of the bag (record time)")
+    bag.add_argument("--sync-tolerance", type=float, metavar="SECONDS",
+                     help="largest stamp difference of a pair (default: half the other stream's period)")
+    bag.add_argument("--drive", default="rgb", choices=("rgb", "x"),
+                     help="stream whose every message is a frame; the other is None (masked) when unpaired")
+    bag.add_argument("--resize-x", action="store_true",
+                     help="resize X frames of another size than RGB (sdstrack.resize_like) instead of refusing")
+    bag.add_argument("--out-bag", metavar="PATH", help="write the boxes as vision_msgs/Detection2DArray to this new "
+                     "bag (.bag: ROS 1; else a ROS 2 bag folder), stamped like the RGB frames")
     track.set_defaults(run=_track)
 
     evaluation = commands.add_parser("eval", help="run a model over a benchmark and print its metrics")
-    evaluation.add_argument("--model", required=True, help="checkpoint folder or Hugging Face Hub repo id")
+    evaluation.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     evaluation.add_argument("--dataset", required=True, choices=DATASETS, help="the benchmark's folder layout")
     evaluation.add_argument("--root", required=True, help="the benchmark's folder")
     evaluation.add_argument("--out", required=True, help="output folder (resumed when it exists)")
@@ -268,6 +370,18 @@ def build_parser() -> argparse.ArgumentParser:
     merging.add_argument("--out", required=True, help="folder to write the joined results and scores into")
     merging.add_argument("--no-plots", action="store_true")
     merging.set_defaults(run=_eval_merge)
+
+    demo = commands.add_parser("demo", help="track a generated clip with the bundled model: scores, speed, video")
+    demo.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
+    demo.add_argument("--out", default="sdstrack-demo", help="folder for the clip, boxes.txt and demo.mp4")
+    demo.add_argument("--clip", help="track this sequence folder (color/ + depth|thermal|event/ + groundtruth.txt)")
+    demo.add_argument("--frames", type=int, default=150, help="length of the generated clip")
+    demo.add_argument("--size", type=_parse_size, default=(640, 480), metavar="WxH", help="generated frame size")
+    demo.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
+    demo.add_argument("--dtype", default=None, choices=tuple(DTYPES), help="precision of the matrix products")
+    demo.add_argument("--backend", default="torch", choices=backend_names())
+    demo.add_argument("--no-render", action="store_true", help="do not write demo.mp4")
+    demo.set_defaults(run=_demo)
 
     training = commands.add_parser("train", help="train a model with the paper's objective (torchrun for several GPUs)")
     training.add_argument("config", help="training config JSON (see sdstrack.training.TrainConfig for every field)")

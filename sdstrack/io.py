@@ -173,3 +173,32 @@ def draw_result(frame_bgr: np.ndarray, box: Sequence[float], score: float) -> np
     cv2.rectangle(out, (x, y), (x + w, y + h), (0, 0, 255), 2)
     cv2.putText(out, f"{score:.3f}", (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
     return out
+
+
+class VideoWriter:
+    """An ``.mp4`` writer that opens on its first frame (taking that frame's size); a context manager.
+
+    ``write`` takes H x W x 3 ``uint8`` BGR frames, as OpenCV draws them.
+    """
+
+    def __init__(self, path: str | Path, fps: float = 30.0) -> None:
+        self.path, self.fps = Path(path), fps
+        self._writer: cv2.VideoWriter | None = None
+
+    def write(self, frame_bgr: np.ndarray) -> None:
+        if self._writer is None:
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                           (frame_bgr.shape[1], frame_bgr.shape[0]))
+            if not self._writer.isOpened():
+                raise ValueError(f"OpenCV cannot write the video {self.path}")
+        self._writer.write(frame_bgr)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

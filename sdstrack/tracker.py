@@ -185,7 +185,7 @@ class _PairTracker:
     @classmethod
     def from_pretrained(
         cls,
-        name_or_path: str | Path,
+        name_or_path: str | Path = checkpoint.DEFAULT_MODEL,
         *,
         backend: str = "torch",
         device: str | torch.device | None = None,
@@ -196,7 +196,8 @@ class _PairTracker:
         min_valid_fraction: float = DEFAULT_MIN_VALID_FRACTION,
         **hub: Unpack[HubOptions],
     ):
-        """Load ``config.json`` + ``model.safetensors`` from a local folder or a Hugging Face Hub repo id.
+        """Load ``config.json`` + ``model.safetensors``: a bundled model's short name (the default,
+        :data:`sdstrack.checkpoint.DEFAULT_MODEL`; never the network), a local folder or a Hub repo id.
 
         ``backend="onnxruntime"`` runs the folder's ``model.onnx`` (written by ``sdstrack export-onnx``)
         instead. ``hub`` takes the download options of :class:`sdstrack.checkpoint.HubOptions`

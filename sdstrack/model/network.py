@@ -166,9 +166,14 @@ class SDSTrack(nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | Path, *, map_location: str | torch.device = "cpu", **hub: Unpack[HubOptions]
+        cls,
+        name_or_path: str | Path = checkpoint.DEFAULT_MODEL,
+        *,
+        map_location: str | torch.device = "cpu",
+        **hub: Unpack[HubOptions],
     ) -> SDSTrack:
-        """Load from a folder with ``config.json`` + ``model.safetensors`` or from a Hub repo id.
+        """Load from a bundled model's short name (default: :data:`sdstrack.checkpoint.DEFAULT_MODEL`), a
+        folder with ``config.json`` + ``model.safetensors`` or a Hub repo id.
 
         ``hub`` takes the Hub download options of :class:`sdstrack.checkpoint.HubOptions`. Loading is
         strict: a missing, unexpected or mis-shaped tensor raises :class:`sdstrack.checkpoint.CheckpointError`
