@@ -351,3 +351,15 @@ def test_sequence_file_errors(tmp_path):
     (root / "seq" / "sequence").write_text("channels.color=color/%08d.png\nchannels.depth=depth/%08d.png\n")
     with pytest.raises(DatasetError, match=r"sequence seq: .*color holds no files named like %08d.png"):
         load_dataset("vot-rgbd", root)
+
+
+def test_folder_layout_reads_tag_files_as_per_frame_attributes(tmp_path):
+    from sdstrack.datasets.synthetic import write_synthetic
+
+    write_synthetic(tmp_path, sequences=1, length=12, size=(96, 72), seed=5, low_light=1.0)
+    sequence = load_dataset("folder", tmp_path)[0]
+    folder = tmp_path / sequence.name
+    for name, flags in sequence.attributes.items():
+        written = [line != "0" for line in (folder / f"{name}.tag").read_text().split()]
+        assert flags.dtype == bool and flags.tolist() == written
+    assert sequence.attributes["low_light"].any()

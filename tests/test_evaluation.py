@@ -147,3 +147,31 @@ def test_failure_protocol_is_recorded_and_replayed(models, depthtrack, tmp_path)
 def test_model_of_another_sensor_is_refused(models, depthtrack, tmp_path):
     with pytest.raises(EvaluationError, match="is a thermal model but the benchmark's X frames are depth"):
         evaluate(models["thermal"], "depthtrack", depthtrack, tmp_path / "out", progress=False)
+
+
+def test_robustness_table_runs_every_condition_and_formats_it(models, depthtrack, tmp_path):
+    from sdstrack.evaluation.robustness import CONDITIONS, format_table, robustness_table
+
+    conditions = {name: CONDITIONS[name] for name in ("both sensors", "X dropped on 50% of frames")}
+    table = robustness_table({"tiny": models["depth"]}, "depthtrack", depthtrack, tmp_path / "table",
+                             conditions=conditions, progress=False)
+    direct = evaluate(models["depth"], "depthtrack", depthtrack, tmp_path / "direct",
+                      failure=conditions["X dropped on 50% of frames"], progress=False)
+    assert table["tiny"]["X dropped on 50% of frames"] == direct.scores["overall"]
+    text = format_table(table, "f_score").splitlines()
+    assert text[0] == "| condition | tiny |" and len(text) == 4
+    assert text[3] == f"| X dropped on 50% of frames | {direct.scores['overall']['f_score']:.3f} |"
+
+
+def test_raw_results_score_like_the_run_that_wrote_them(models, tmp_path):
+    from sdstrack.evaluation import score_raw_results
+
+    root = tmp_path / "bench"
+    write_benchmark("folder", root)
+    report = evaluate(models["depth"], "folder", root, tmp_path / "out", progress=False)
+    rescored = score_raw_results("folder", root, tmp_path / "out" / "raw" / "sdstrack")
+    for name, value in report.scores["overall"].items():
+        assert abs(rescored["overall"][name] - value) <= 1e-3  # raw files keep 4 decimals
+    (tmp_path / "out" / "raw" / "sdstrack" / "alpha.txt").unlink()
+    with pytest.raises(EvaluationError, match="alpha.txt is missing"):
+        score_raw_results("folder", root, tmp_path / "out" / "raw" / "sdstrack")

@@ -55,3 +55,21 @@ def test_examples_without_a_checkout_model_ask_for_one(demo_clip, tmp_path):
     script.write_text((EXAMPLES / "track_folder.py").read_text())
     done = subprocess.run([sys.executable, script, demo_clip], capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "pass --model" in done.stderr
+
+
+def test_robustness_table(tmp_path):
+    lines = _run(EXAMPLES / "robustness_table.py", tmp_path, "tiny=sdstrack-tiny-random", "--sequences", "2",
+                 "--length", "12", "--size", "96x72", "--device", "cpu", cwd=tmp_path)
+    assert lines[0] == "| condition | tiny |" and len(lines) == 8 and lines[2].startswith("| both sensors | ")
+
+
+def test_opencv_baseline_results_are_scored_by_sdstrack(tmp_path):
+    from sdstrack.datasets.synthetic import write_synthetic
+    from sdstrack.evaluation import score_raw_results
+
+    write_synthetic(tmp_path / "bench", sequences=2, length=10, size=(96, 72), seed=4)
+    lines = _run(EXAMPLES / "opencv_baseline.py", tmp_path / "bench", tmp_path / "mil", "--tracker", "mil",
+                 cwd=tmp_path)
+    assert lines[-1].startswith("mil: 20 frames at ")
+    scores = score_raw_results("folder", tmp_path / "bench", tmp_path / "mil")
+    assert 0 <= scores["overall"]["success_auc"] <= 1 and len(scores["per_sequence"]) == 2

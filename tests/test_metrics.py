@@ -400,7 +400,7 @@ def test_score_benchmark_families_and_attributes():
     for benchmark in ("depthtrack", "vot-rgbd", "lasher", "rgbt234", "visevent", "folder"):
         result = score_benchmark(benchmark, sequences, predictions, confidences)
         json.dumps(result, allow_nan=False)
-        assert set(result) == {"overall", "per_sequence", "per_attribute", "curves"}
+        assert set(result) == {"overall", "per_sequence", "per_attribute", "per_attribute_frames", "curves"}
         parts = [("", vot), ("otb_", expected["folder"])] if benchmark in ("depthtrack", "vot-rgbd") else [
             ("", expected[benchmark])]
         assert result["overall"] == {prefix + k: v for prefix, part in parts for k, v in part["overall"].items()}
@@ -436,3 +436,24 @@ def test_score_benchmark_rejects_bad_input():
         score_benchmark("depthtrack", sequences, predictions, {})
     with pytest.raises(ValueError, match="no prediction for sequence s3"):
         score_benchmark("folder", sequences, {k: v for k, v in predictions.items() if k != "s3"}, confidences)
+
+
+def test_per_frame_attribute_figures_use_only_those_frames():
+    from sdstrack.evaluation.metrics import otb_scores, score_benchmark
+
+    rng = np.random.default_rng(11)
+    sequences, predictions = [], {}
+    for index in range(3):
+        gt = np.column_stack([rng.uniform(0, 50, (20, 2)), rng.uniform(10, 40, (20, 2))])
+        pred = gt + rng.normal(0, 6, gt.shape)
+        dark = np.zeros(20, bool)
+        dark[5 + index : 12 + index] = True
+        sequences.append(Sequence(f"s{index}", "depth", [Path("x")] * 20, [Path("x")] * 20, gt, np.zeros(20, bool),
+                                  {"dark": dark}))
+        predictions[f"s{index}"] = pred
+    scores = score_benchmark("folder", sequences, predictions, {})
+    # Oracle: the OTB figures of the dark frames alone, through the public per-dataset function.
+    expected = otb_scores(predictions, {s.name: s.groundtruth for s in sequences},
+                          {s.name: s.attributes["dark"] for s in sequences})["overall"]
+    assert scores["per_attribute_frames"]["dark"] == pytest.approx(expected, abs=1e-12)
+    assert scores["per_attribute_frames"]["dark"] != scores["overall"]

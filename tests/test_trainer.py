@@ -151,3 +151,14 @@ def test_synthetic_sources_are_written_once_and_read_back(tmp_path):
     other = dict(source, synthetic=dict(settings, seed=4))
     with pytest.raises(DatasetError, match="made with other settings"):
         train(config(tmp_path, tmp_path / "run2", train_data=[other], steps=1, batch_size=2), progress=False)
+
+
+def test_the_fused_fusion_pass_draws_one_stochastic_depth_per_sample():
+    from sdstrack.model.backbone import drop_path
+
+    torch.manual_seed(0)
+    update = torch.ones(2 * 64, 5, 3)
+    dropped = drop_path(update, 0.5, True, paired_halves=True)
+    kept = dropped[:, 0, 0] > 0
+    assert torch.equal(kept[:64], kept[64:]) and 0 < kept[:64].sum() < 64
+    assert torch.equal(drop_path(update, 0.5, False, paired_halves=True), update)

@@ -4,6 +4,8 @@
     ROOT/SEQ/color/*             RGB frames, sorted by name
     ROOT/SEQ/depth|thermal|event/*  X frames, exactly one of these folders, as many frames as color/
     ROOT/SEQ/groundtruth.txt     x,y,w,h a line (commas, tabs or spaces; nan where the box is unknown)
+    ROOT/SEQ/*.tag               optional per-frame attributes, one 0/1 line a frame (as VOT's tags and
+                                 :mod:`sdstrack.datasets.synthetic` write them)
 
 ROOT may also be one sequence folder itself (it holds ``color/``): one sequence, named after the folder.
 Frames pair by sorted position (names need not match: sensors may stamp them differently); ``x_format``
@@ -17,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import COLOR_FOLDER, GROUNDTRUTH_NAME, SequenceFolder
-from ._common import invalid_boxes, sequence_folder
+from ._common import invalid_boxes, read_flags, sequence_folder
 from ._common import sequence_names as _sequence_names
 from .sequence import DatasetError, Sequence
 
@@ -48,5 +50,6 @@ def read_sequence(folder: Path, name: str) -> Sequence:
         raise DatasetError(f"sequence {name}: {folder / GROUNDTRUTH_NAME} is missing; a benchmark sequence needs "
                            "one x,y,w,h line per frame")
     groundtruth = source.groundtruth
+    attributes = {tag.stem: read_flags(tag, name, len(groundtruth)) for tag in sorted(folder.glob("*.tag"))}
     return Sequence(name, source.x_format, list(source.rgb.files), list(source.x.files), groundtruth,
-                    invalid_boxes(groundtruth))
+                    invalid_boxes(groundtruth), attributes)

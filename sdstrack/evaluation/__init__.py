@@ -7,6 +7,7 @@
 """
 
 from .protocols import SensorFailure
-from .runner import EvaluationError, EvaluationReport, evaluate, merge, track_sequence
+from .runner import EvaluationError, EvaluationReport, evaluate, merge, score_raw_results, track_sequence
 
-__all__ = ["EvaluationError", "EvaluationReport", "SensorFailure", "evaluate", "merge", "track_sequence"]
+__all__ = ["EvaluationError", "EvaluationReport", "SensorFailure", "evaluate", "merge", "score_raw_results",
+           "track_sequence"]

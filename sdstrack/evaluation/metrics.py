@@ -556,7 +556,10 @@ def score_benchmark(benchmark: str, sequences: list[Sequence], predictions: Mapp
         (for VOT, with thresholds from those sequences' confidences). A sequence has an attribute when its
         per-sequence flag is True or, for a per-frame (N,) array, when any of its frames has it — the LasHeR and
         RGBT234 toolkits flag attributes per sequence, and the VOT toolkit's Pr / Re / F have no per-frame
-        breakdown. Attributes no sequence has are left out.
+        breakdown. Attributes no sequence has are left out. ``per_attribute_frames`` (all but LasHeR and
+        RGBT234): for each per-frame attribute, the OTB figures over only the frames that have it (each
+        sequence's curve over those frames, averaged over the sequences having any), e.g. the frames where
+        RGB is dark or a look-alike that differs only in X is in view.
     """
     if benchmark not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {benchmark!r}: choose one of {', '.join(BENCHMARKS)}")
@@ -592,6 +595,20 @@ def score_benchmark(benchmark: str, sequences: list[Sequence], predictions: Mapp
         families.append((otb, otb_summary))
 
     reports = [_report(states, summarise) for states, summarise in families]
+    per_attribute_frames = {}
+    if benchmark not in ("lasher", "rgbt234"):
+        for attribute in sorted({a for s in sequences for a, f in s.attributes.items() if np.ndim(f) == 1}):
+            states = []
+            for sequence in sequences:
+                flags = sequence.attributes.get(attribute)
+                if np.ndim(flags) != 1:
+                    continue
+                frames = ~np.asarray(sequence.absent, dtype=bool) & np.asarray(flags, dtype=bool)
+                if frames.any():
+                    states.append(_otb_state(boxes[sequence.name], sequence.groundtruth, frames))
+            summary = otb_summary(states) if states else None
+            if summary is not None:
+                per_attribute_frames[attribute] = summary[0]
     per_attribute = {}
     for attribute, members in _attribute_members(sequences).items():
         figures: dict[str, float] = {}
@@ -603,4 +620,5 @@ def score_benchmark(benchmark: str, sequences: list[Sequence], predictions: Mapp
             "per_sequence": {name: {k: v for r in reports for k, v in r["per_sequence"][name].items()}
                              for name in names},
             "per_attribute": per_attribute,
+            "per_attribute_frames": per_attribute_frames,
             "curves": {k: v for r in reports for k, v in r["curves"].items()}}

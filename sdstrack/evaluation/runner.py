@@ -187,6 +187,26 @@ def merge(outputs: list[str | Path], out: str | Path, *, plots: bool = True) -> 
     return report
 
 
+def score_raw_results(dataset: str, root: str | Path, results: str | Path, sequences: list[str] | None = None) -> dict:
+    """Score a tracker's OTB-style raw results (``results/<sequence>.txt``, one ``x,y,w,h`` line per frame,
+    NaN where it reported nothing; e.g. from ``examples/opencv_baseline.py`` or another toolkit) with the
+    same metrics as :func:`evaluate`. Confidences are taken as 1 where a box was reported, 0 elsewhere."""
+    from .metrics import score_benchmark
+
+    benchmark = load_dataset(dataset, root, sequences)
+    predictions, confidences = {}, {}
+    for sequence in benchmark:
+        path = Path(results) / f"{sequence.name}.txt"
+        if not path.is_file():
+            raise EvaluationError(f"{path} is missing: no result for sequence {sequence.name}")
+        boxes = np.genfromtxt(path, delimiter=",", ndmin=2)
+        if boxes.shape != (len(sequence), 4):
+            raise EvaluationError(f"{path} holds {boxes.shape[0]} boxes for {len(sequence)} frames of {sequence.name}")
+        predictions[sequence.name] = boxes
+        confidences[sequence.name] = np.isfinite(boxes).all(axis=1).astype(np.float64)
+    return score_benchmark(dataset, benchmark, predictions, confidences)
+
+
 # Settings and the output folder --------------------------------------------------------------------------------
 def _settings(model, dataset, root, sequences, dtype, backend, failure: SensorFailure, tracker_name: str) -> dict:
     model_path = Path(str(model)).expanduser()

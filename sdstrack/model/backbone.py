@@ -177,26 +177,33 @@ class Block(nn.Module):
         )
         if adapters is not None:
             attended = _add_to_rows(attended, adapters.space(attended[adapted_from:]), adapted_from)
-        return tokens + drop_path(attended, self.drop_path, self.training), query_row
+        return tokens + drop_path(attended, self.drop_path, self.training, cross_halves), query_row
 
-    def feed_forward(self, tokens: Tensor, adapters: AdapterPair | None, *, adapted_from: int = 0) -> Tensor:
-        """MLP sub-layer with its residual."""
+    def feed_forward(
+        self, tokens: Tensor, adapters: AdapterPair | None, *, adapted_from: int = 0, paired_halves: bool = False
+    ) -> Tensor:
+        """MLP sub-layer with its residual. ``paired_halves``: the batch is ``[A ; B]`` halves of the same
+        samples (the fused fusion pass), which share one stochastic-depth draw per sample."""
         normed = self.norm2(tokens)
         update = self.mlp(normed)
         if adapters is None:  # the RGB path: the original applies no stochastic depth to its MLP branch
             return tokens + update
         adapted = update[adapted_from:] + self.adapter_scale * adapters.mlp(normed[adapted_from:])
-        adapted = drop_path(adapted, self.drop_path, self.training)
+        adapted = drop_path(adapted, self.drop_path, self.training, paired_halves)
         return tokens + (adapted if adapted_from == 0 else torch.cat([update[:adapted_from], adapted]))
 
 
-def drop_path(update: Tensor, probability: float, training: bool) -> Tensor:
+def drop_path(update: Tensor, probability: float, training: bool, paired_halves: bool = False) -> Tensor:
     """Stochastic depth: in training, drop a residual update for a whole sample with ``probability`` and
-    scale the kept ones by ``1 / (1 - probability)``; the identity otherwise."""
+    scale the kept ones by ``1 / (1 - probability)``; the identity otherwise. With ``paired_halves`` the
+    batch's two halves are the same samples (one draw each, as one call over the fused sequence)."""
     if not training or probability == 0.0:
         return update
     keep = 1.0 - probability
-    mask = update.new_empty((update.shape[0],) + (1,) * (update.ndim - 1)).bernoulli_(keep)
+    rows = update.shape[0] // 2 if paired_halves else update.shape[0]
+    mask = update.new_empty((rows,) + (1,) * (update.ndim - 1)).bernoulli_(keep)
+    if paired_halves:
+        mask = torch.cat([mask, mask])
     return update * mask / keep
 
 
@@ -371,7 +378,7 @@ class Backbone(nn.Module):
             tokens, search_index = self._path(block, tokens, search_index, block.x_adapters, keep, adapted_from=batch)
             if block.fusion_adapters is not None:
                 tokens, _ = block.attend(tokens, block.fusion_adapters, cross_halves=True)
-                tokens = block.feed_forward(tokens, block.fusion_adapters)
+                tokens = block.feed_forward(tokens, block.fusion_adapters, paired_halves=True)
                 if return_fusion_tokens:
                     fusion_tokens.append(torch.cat([tokens[:batch], tokens[batch:]], dim=1))
         grid = self._restore_grid(tokens, search_index)
