@@ -146,16 +146,7 @@ def evaluate(
     pending = [s for s in selected if s.name not in done]
     failed = _run(pending, model, device, dtype, backend, failure, workers, progress,
                   on_result=lambda result: _store(result, out, dataset, tracker_name))
-    results = _load_results(out)
-    report = EvaluationReport(out, results, failed, [s.name for s in all_sequences if s.name not in results])
-    if not report.missing:
-        report.scores = _score(dataset, all_sequences, results, settings)
-        write_json(out / SCORES_NAME, report.scores)
-        if plots:
-            from .plots import write_plots
-
-            write_plots(report.scores, out, title=f"{dataset}, {failure.describe()}")
-    return report
+    return _finish(out, all_sequences, settings, failed, plots, title=f"{dataset}, {failure.describe()}")
 
 
 def merge(outputs: list[str | Path], out: str | Path, *, plots: bool = True) -> EvaluationReport:
@@ -175,15 +166,22 @@ def merge(outputs: list[str | Path], out: str | Path, *, plots: bool = True) -> 
     for folder in outputs:
         for result in _load_results(Path(folder)).values():
             _store(result, out, dataset, settings[0]["tracker_name"])
+    return _finish(out, all_sequences, settings[0], {}, plots, title=dataset)
+
+
+def _finish(out: Path, sequences: list[Sequence], settings: dict, failed: dict[str, str], plots: bool,
+            title: str) -> EvaluationReport:
+    """The report of ``out``'s results; once every sequence has one, the scores (written to
+    ``scores.json``) and, with ``plots``, the curves."""
     results = _load_results(out)
-    report = EvaluationReport(out, results, {}, [s.name for s in all_sequences if s.name not in results])
+    report = EvaluationReport(out, results, failed, [s.name for s in sequences if s.name not in results])
     if not report.missing:
-        report.scores = _score(dataset, all_sequences, results, settings[0])
+        report.scores = _score(settings["dataset"], sequences, results, settings)
         write_json(out / SCORES_NAME, report.scores)
         if plots:
             from .plots import write_plots
 
-            write_plots(report.scores, out, title=dataset)
+            write_plots(report.scores, out, title=title)
     return report
 
 
