@@ -14,21 +14,19 @@ import sys
 from pathlib import Path
 
 from sdstrack import Tracker
+from sdstrack.checkpoint import DEFAULT_MODEL
 from sdstrack.io import SequenceFolder
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "sdstrack-tiny-random"
 
 parser = argparse.ArgumentParser()
 parser.add_argument("sequence", type=Path)
-parser.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
+parser.add_argument("--model", default=DEFAULT_MODEL,
+                    help=f"bundled model name, checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
 args = parser.parse_args()
-if args.model is None and not DEFAULT_MODEL.is_dir():
-    sys.exit(f"no model at {DEFAULT_MODEL} (this script is not in a checkout): pass --model FOLDER_OR_REPO_ID")
 
 sequence = SequenceFolder(args.sequence)  # BGR colour, uint16 depth in millimetres (0 = hole)
 if sequence.x_format != "depth" or sequence.first_box is None:
     sys.exit(f"{args.sequence} needs a depth/ folder and a groundtruth.txt for this demo")
-tracker = Tracker.from_pretrained(args.model or DEFAULT_MODEL, bgr=True)
+tracker = Tracker.from_pretrained(args.model, bgr=True)
 
 for index, (rgb, depth) in enumerate(sequence):
     if index == 0:

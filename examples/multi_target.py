@@ -6,24 +6,21 @@ boxes: top-left corner and size in pixels in the first frame)
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 from sdstrack import MultiTracker
+from sdstrack.checkpoint import DEFAULT_MODEL
 from sdstrack.io import SequenceFolder
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "sdstrack-tiny-random"
 
 parser = argparse.ArgumentParser()
 parser.add_argument("sequence", type=Path)
 parser.add_argument("boxes", nargs="+", help="x,y,w,h per target in the first frame, pixels")
-parser.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
+parser.add_argument("--model", default=DEFAULT_MODEL,
+                    help=f"bundled model name, checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
 args = parser.parse_args()
-if args.model is None and not DEFAULT_MODEL.is_dir():
-    sys.exit(f"no model at {DEFAULT_MODEL} (this script is not in a checkout): pass --model FOLDER_OR_REPO_ID")
 
 sequence = SequenceFolder(args.sequence)  # frames as cv2.imread gives them (BGR colour)
-tracker = MultiTracker.from_pretrained(args.model or DEFAULT_MODEL, bgr=True, x_format=sequence.x_format)
+tracker = MultiTracker.from_pretrained(args.model, bgr=True, x_format=sequence.x_format)
 boxes = [[float(v) for v in box.split(",")] for box in args.boxes]
 for index, (rgb, x) in enumerate(sequence):
     results = tracker.init(rgb, x, boxes) if index == 0 else tracker.update(rgb, x)

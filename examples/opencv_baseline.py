@@ -14,6 +14,21 @@ MIL is in plain ``opencv-python``. ROOT holds sequence folders (``color/`` frame
 ``groundtruth.txt`` with x,y,w,h lines); the tracker starts on the first frame whose box is valid, and
 OUT_DIR/<sequence>.txt gets one x,y,w,h line per frame (NaN before the start and where it lost the
 target). The frames/s of the tracker alone are printed.
+
+Sensor failures: to compare with sdstrack under one of its sensor-failure protocols, first write what a
+tracker receives under it as a degraded benchmark, in sdstrack's environment, e.g.::
+
+    python -c "from sdstrack.evaluation.protocols import write_degraded_benchmark as write
+    from sdstrack.evaluation.robustness import CONDITIONS
+    write('folder', 'bench/', 'bench-rgb-dropped/', CONDITIONS['RGB dropped on 50% of frames'])"
+    /tmp/contrib/bin/python examples/opencv_baseline.py bench-rgb-dropped/ results/csrt-rgb-dropped
+
+and score ``results/csrt-rgb-dropped`` against the original benchmark (``score_raw_results("folder",
+"bench/", ...)``) beside ``sdstrack.evaluation.evaluate(..., failure=CONDITIONS[...])``. Corrupted frames
+are simply read. Frames flagged 1 in a sequence's ``rgb_dropped.tag`` (the RGB camera delivered nothing;
+the image there is black only as a placeholder) are not given to the tracker: no ``update`` call, and the
+box written for the previous frame is held (NaN if the tracker had lost the target), as a user would
+handle a missing frame. Dropped frames count neither in the frames nor in the frames/s printed.
 """
 
 import argparse
@@ -33,6 +48,16 @@ def create(name: str):
     return factory()
 
 
+def read_dropped(path: Path, length: int) -> np.ndarray:
+    """(length,) bool: the frames flagged 1 in ``path`` (one 0/1 line a frame); none when it is missing."""
+    if not path.is_file():
+        return np.zeros(length, dtype=bool)
+    flags = np.array([float(line.strip() or 0) != 0 for line in path.read_text().rstrip().splitlines()], dtype=bool)
+    if len(flags) != length:
+        raise SystemExit(f"{path} has {len(flags)} lines but the sequence has {length} frames")
+    return flags
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path)
@@ -40,14 +65,19 @@ def main() -> None:
     parser.add_argument("--tracker", choices=sorted(TRACKERS), default="csrt")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    frames_done, seconds = 0, 0.0
+    frames_done, held, seconds = 0, 0, 0.0
     for folder in sorted(p for p in args.root.iterdir() if (p / "color").is_dir()):
         images = sorted((folder / "color").iterdir())
         truth = np.genfromtxt(folder / "groundtruth.txt", delimiter=",", ndmin=2)
         boxes = np.full((len(images), 4), np.nan)
         start = next(i for i, b in enumerate(truth) if np.all(np.isfinite(b)) and b[2] > 0 and b[3] > 0)
+        dropped = read_dropped(folder / "rgb_dropped.tag", len(images))
         tracker = create(args.tracker)
         for index in range(start, len(images)):
+            if dropped[index] and index > start:
+                boxes[index] = boxes[index - 1]
+                held += 1
+                continue
             frame = cv2.imread(str(images[index]))
             began = time.perf_counter()
             if index == start:
@@ -61,7 +91,8 @@ def main() -> None:
             frames_done += 1
         lines = [",".join(f"{v:.2f}" for v in box) for box in boxes]
         (args.out / f"{folder.name}.txt").write_text("\n".join(lines) + "\n")
-    print(f"{args.tracker}: {frames_done} frames at {frames_done / seconds:.1f} frames/s -> {args.out}")
+    dropped_note = f" ({held} dropped RGB frames held the previous box)" if held else ""
+    print(f"{args.tracker}: {frames_done} frames at {frames_done / seconds:.1f} frames/s{dropped_note} -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,59 @@
 """The robustness table on a held-out synthetic benchmark: each model under every sensor-failure condition.
 
 Usage: python examples/robustness_table.py WORKDIR NAME=MODEL [NAME=MODEL ...] [--sequences 20] [--length 100]
+           [--dtype bfloat16] [--backend onnx] [--conditions ...] [--opencv-python PYTHON [--opencv-tracker csrt]]
 
 WORKDIR/benchmark gets the held-out sequences (seed 2, never used for training or validation data),
 WORKDIR/runs the evaluation folders (an interrupted table resumes); the table of success AUC is printed
-in Markdown. Compare a model trained with complementary masked distillation against one without.
+in Markdown: a row per condition, then the rows over only the frames where X decides (dark RGB, an RGB
+look-alike in view). Compare a model trained with complementary masked distillation against one without,
+or one model in several precisions and backends (``--dtype``, ``--backend onnxruntime``; give each run its own NAME).
+
+``--opencv-python`` adds a column for one of OpenCV's classic RGB-only trackers, run by
+``examples/opencv_baseline.py`` with that interpreter (one whose environment has opencv-contrib-python and
+numpy, see that script) on what a tracker receives under each condition
+(:func:`sdstrack.evaluation.write_degraded_benchmark`, in WORKDIR/degraded). Conditions that leave the RGB
+camera alone give an RGB-only tracker the clean frames, so they share the "both sensors" run.
 """
 
 import argparse
+import subprocess
 from pathlib import Path
 
 from sdstrack.datasets.synthetic import write_synthetic
-from sdstrack.evaluation.robustness import format_table, robustness_table
+from sdstrack.evaluation import SensorFailure, write_degraded_benchmark
+from sdstrack.evaluation.robustness import CONDITIONS, baseline_column, format_table, robustness_table
 
 HELD_OUT_SEED = 2
+BASELINE = Path(__file__).resolve().parent / "opencv_baseline.py"
+
+
+def opencv_results(workdir: Path, benchmark: Path, conditions: dict[str, SensorFailure], python: str,
+                   tracker: str) -> dict[str, Path]:
+    """Run the OpenCV baseline under each condition (resuming finished ones); condition -> results folder."""
+    results: dict[str, Path] = {}
+    for index, (condition, failure) in enumerate(conditions.items()):
+        if failure.drop != "rgb" and failure.corrupt != "rgb":
+            results[condition] = _run_baseline(benchmark, workdir / "runs" / tracker / "rgb-clean", python, tracker)
+            continue
+        slug = f"{index}-" + "".join(c if c.isalnum() else "-" for c in condition.lower())
+        degraded = workdir / "degraded" / slug
+        if not (degraded / ".complete").is_file():
+            write_degraded_benchmark("folder", benchmark, degraded, failure)
+            (degraded / ".complete").touch()
+        results[condition] = _run_baseline(degraded, workdir / "runs" / tracker / slug, python, tracker)
+    return results
+
+
+def _run_baseline(root: Path, out: Path, python: str, tracker: str) -> Path:
+    if not (out / ".complete").is_file():
+        done = subprocess.run([python, str(BASELINE), str(root), str(out), "--tracker", tracker],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{BASELINE.name} failed on {root}:\n{done.stderr}")
+        print(done.stdout.strip())
+        (out / ".complete").touch()
+    return out
 
 
 def main() -> None:
@@ -24,14 +64,26 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=100)
     parser.add_argument("--size", default="320x240", help="frame size WxH")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default=None, help="float32 (default), bfloat16 or float16 (GPU)")
+    parser.add_argument("--backend", default="torch", help="torch (default) or onnxruntime")
+    parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), metavar="CONDITION",
+                        help="only these conditions (default: all)")
+    parser.add_argument("--opencv-python", help="Python interpreter with opencv-contrib-python: adds a baseline column")
+    parser.add_argument("--opencv-tracker", default="csrt", choices=("csrt", "kcf", "mil"))
     args = parser.parse_args()
     models = dict(item.split("=", 1) for item in args.models)
     benchmark = args.workdir / "benchmark"
-    if not benchmark.is_dir():
+    if not (benchmark / ".complete").is_file():
         width, height = (int(v) for v in args.size.split("x"))
         write_synthetic(benchmark, sequences=args.sequences, length=args.length, x_format="depth",
                         size=(width, height), seed=HELD_OUT_SEED)
-    table = robustness_table(models, "folder", benchmark, args.workdir / "runs", device=args.device, progress=False)
+        (benchmark / ".complete").touch()
+    conditions = {name: CONDITIONS[name] for name in args.conditions} if args.conditions else CONDITIONS
+    table = robustness_table(models, "folder", benchmark, args.workdir / "runs", conditions, device=args.device,
+                             dtype=args.dtype, backend=args.backend, progress=False)
+    if args.opencv_python:
+        results = opencv_results(args.workdir, benchmark, conditions, args.opencv_python, args.opencv_tracker)
+        table[f"OpenCV {args.opencv_tracker.upper()}"] = baseline_column("folder", benchmark, results)
     print(format_table(table, "success_auc"))
 
 

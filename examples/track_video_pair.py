@@ -8,26 +8,22 @@ The box is the target's top-left corner and size in pixels in the first frame.
 """
 
 import argparse
-import sys
-from pathlib import Path
 
 from sdstrack import Tracker
+from sdstrack.checkpoint import DEFAULT_MODEL
 from sdstrack.io import FrameSource
 from sdstrack.modalities import X_FORMATS
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "sdstrack-tiny-random"
 
 parser = argparse.ArgumentParser()
 parser.add_argument("rgb_video")
 parser.add_argument("x_video")
 parser.add_argument("box", help="x,y,w,h of the target in the first frame, pixels")
-parser.add_argument("--model", help=f"checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
+parser.add_argument("--model", default=DEFAULT_MODEL,
+                    help=f"bundled model name, checkpoint folder or Hub repo id (default: {DEFAULT_MODEL})")
 parser.add_argument("--x-format", default="rendered", choices=X_FORMATS)
 args = parser.parse_args()
-if args.model is None and not DEFAULT_MODEL.is_dir():
-    sys.exit(f"no model at {DEFAULT_MODEL} (this script is not in a checkout): pass --model FOLDER_OR_REPO_ID")
 
-tracker = Tracker.from_pretrained(args.model or DEFAULT_MODEL, bgr=True, x_format=args.x_format)
+tracker = Tracker.from_pretrained(args.model, bgr=True, x_format=args.x_format)
 box = [float(v) for v in args.box.split(",")]
 for index, (rgb, x) in enumerate(zip(FrameSource(args.rgb_video), FrameSource(args.x_video))):
     result = tracker.init(rgb, x, box) if index == 0 else tracker.update(rgb, x)

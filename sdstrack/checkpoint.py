@@ -28,8 +28,8 @@ from .config import SDSTrackConfig
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-DEFAULT_MODEL = "sdstrack-tiny-random"
-"""The bundled model used when no model is named (random weights until a trained one is bundled)."""
+DEFAULT_MODEL = "sdstrack-demo"
+"""The bundled model used when no model is named: the RGB-D model trained by sdstrack (weights/sdstrack-demo)."""
 MAX_LISTED = 5  # entries named per category in error messages; the rest are counted
 
 

@@ -38,7 +38,8 @@ class _ExportableNetwork(nn.Module):
 
 
 def export_onnx(model: SDSTrack, path: str | Path, max_batch: int = 64) -> Path:
-    """Export a float32 copy of ``model`` (fast attention) to ``path``, dynamic batch 1..``max_batch``."""
+    """Export a float32 copy of ``model`` (fast attention) to ``path``, dynamic batch 1..``max_batch``; the
+    weights are inside the file (no ``.data`` side file), so the file alone is the model."""
     cfg = model.config
     network = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
     network.set_attention("fast")
@@ -56,6 +57,7 @@ def export_onnx(model: SDSTrack, path: str | Path, max_batch: int = 64) -> Path:
         input_names=list(INPUT_NAMES),
         output_names=list(OUTPUT_NAMES),
         dynamic_shapes={name: {0: batch} for name in INPUT_NAMES},
+        external_data=False,  # one self-contained file (ViT-B: about 400 MB, under ONNX's 2 GB limit)
         verbose=False,
     )
     return path

@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 
+from sdstrack.checkpoint import DEFAULT_MODEL
 from sdstrack.datasets import load_dataset
 from sdstrack.demo import run_demo
 from sdstrack.evaluation.metrics import iou
@@ -39,5 +40,5 @@ def test_demo_command_names_no_model(tmp_path, capsys):
     code = main(["demo", "--out", str(tmp_path / "d"), "--frames", "6", "--size", "96x80", "--device", "cpu",
                  "--no-render"])
     out = capsys.readouterr().out
-    assert code == 0 and "sdstrack-tiny-random on" in out and "success AUC" in out and "frames/s" in out
+    assert code == 0 and f"{DEFAULT_MODEL} on" in out and "success AUC" in out and "frames/s" in out
     assert len((tmp_path / "d" / "boxes.txt").read_text().splitlines()) == 6

@@ -163,6 +163,28 @@ def test_robustness_table_runs_every_condition_and_formats_it(models, depthtrack
     assert text[3] == f"| X dropped on 50% of frames | {direct.scores['overall']['f_score']:.3f} |"
 
 
+def test_robustness_table_frame_rows_and_a_baseline_column(models, tmp_path):
+    from sdstrack.datasets.synthetic import write_synthetic
+    from sdstrack.evaluation.robustness import CONDITIONS, baseline_column, format_table, robustness_table
+
+    root = tmp_path / "bench"
+    write_synthetic(root, sequences=3, length=30, size=(96, 72), seed=5, rgb_distractors=1, low_light=1.0)
+    conditions = {name: CONDITIONS[name] for name in ("both sensors", "RGB dropped on 50% of frames")}
+    table = robustness_table({"tiny": models["depth"]}, "folder", root, tmp_path / "table", conditions=conditions,
+                             progress=False)
+    direct = evaluate(models["depth"], "folder", root, tmp_path / "direct", progress=False)
+    frames = direct.scores["per_attribute_frames"]
+    assert table["tiny"]["X decides: RGB in low light (frames)"] == frames["low_light"]
+    assert table["tiny"]["X decides: RGB look-alike in view (frames)"] == frames["rgb_distractor"]
+    # The same tracker's raw results scored as a baseline give its own column back (to the raw files' 4 decimals).
+    runs = tmp_path / "table" / "tiny"
+    column = baseline_column("folder", root, {"both sensors": runs / "0-both-sensors" / "raw" / "sdstrack"})
+    for row in ("both sensors", "X decides: RGB in low light (frames)"):
+        assert abs(column[row]["success_auc"] - table["tiny"][row]["success_auc"]) <= 1e-3
+    text = format_table({"tiny": table["tiny"], "other": column}).splitlines()
+    assert len(text) == 2 + 4 and text[3].startswith("| RGB dropped on 50% of frames | ") and text[3].endswith(" | - |")
+
+
 def test_raw_results_score_like_the_run_that_wrote_them(models, tmp_path):
     from sdstrack.evaluation import score_raw_results
 

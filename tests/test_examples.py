@@ -5,6 +5,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 
 from .conftest import DEMO_FRAMES, REPO
 
@@ -50,17 +51,26 @@ def test_track_video_pair(demo_clip, tmp_path):
     assert len(lines) == 5 and "score" in lines[-1]
 
 
-def test_examples_without_a_checkout_model_ask_for_one(demo_clip, tmp_path):
-    script = tmp_path / "track_folder.py"  # a copy outside the checkout: no weights/ beside it
+def test_examples_outside_the_checkout_use_the_bundled_default_model(demo_clip, tmp_path):
+    script = tmp_path / "track_folder.py"  # a copy outside the checkout: the default model is package data
     script.write_text((EXAMPLES / "track_folder.py").read_text())
-    done = subprocess.run([sys.executable, script, demo_clip], capture_output=True, text=True, check=False)
-    assert done.returncode == 1 and "pass --model" in done.stderr
+    lines = _run(script, demo_clip, cwd=tmp_path)
+    assert len(lines) == DEMO_FRAMES and "score" in lines[-1]
 
 
 def test_robustness_table(tmp_path):
+    from sdstrack.evaluation.robustness import CONDITIONS
+
     lines = _run(EXAMPLES / "robustness_table.py", tmp_path, "tiny=sdstrack-tiny-random", "--sequences", "2",
-                 "--length", "12", "--size", "96x72", "--device", "cpu", cwd=tmp_path)
-    assert lines[0] == "| condition | tiny |" and len(lines) == 8 and lines[2].startswith("| both sensors | ")
+                 "--length", "12", "--size", "96x72", "--device", "cpu", "--opencv-python", sys.executable,
+                 "--opencv-tracker", "mil", cwd=tmp_path)
+    table = lines[lines.index("| condition | tiny | OpenCV MIL |"):]
+    rows = [line.split(" | ")[0].lstrip("| ") for line in table[2:]]
+    assert rows[:len(CONDITIONS)] == list(CONDITIONS) and all(row.startswith("X decides") for row in rows[6:])
+    assert all(line.count(" | ") == 2 and " - " not in line for line in table[2:])
+    # Conditions that leave RGB alone share the RGB-only baseline's clean run; the RGB ones got their own.
+    assert sorted(p.name for p in (tmp_path / "runs" / "mil").iterdir()) == [
+        "3-rgb-dropped-on-50--of-frames", "4-rgb-blinded--low-light-", "rgb-clean"]
 
 
 def test_opencv_baseline_results_are_scored_by_sdstrack(tmp_path):
@@ -73,3 +83,30 @@ def test_opencv_baseline_results_are_scored_by_sdstrack(tmp_path):
     assert lines[-1].startswith("mil: 20 frames at ")
     scores = score_raw_results("folder", tmp_path / "bench", tmp_path / "mil")
     assert 0 <= scores["overall"]["success_auc"] <= 1 and len(scores["per_sequence"]) == 2
+
+
+def test_opencv_baseline_holds_its_box_on_dropped_rgb_frames(tmp_path):
+    from sdstrack.datasets.synthetic import write_synthetic
+    from sdstrack.evaluation import score_raw_results
+    from sdstrack.evaluation.protocols import write_degraded_benchmark
+    from sdstrack.evaluation.robustness import CONDITIONS
+
+    if not hasattr(cv2, "TrackerMIL_create"):
+        pytest.skip(f"this OpenCV ({cv2.__version__}) has no TrackerMIL_create")
+    write_synthetic(tmp_path / "bench", sequences=2, length=12, size=(64, 48), seed=3)
+    write_degraded_benchmark("folder", tmp_path / "bench", tmp_path / "degraded",
+                             CONDITIONS["RGB dropped on 50% of frames"])
+    lines = _run(EXAMPLES / "opencv_baseline.py", tmp_path / "degraded", tmp_path / "mil", "--tracker", "mil",
+                 cwd=tmp_path)
+    held = 0
+    for folder in sorted((tmp_path / "degraded").iterdir()):
+        dropped = np.loadtxt(folder / "rgb_dropped.tag", dtype=int).astype(bool)
+        boxes = np.genfromtxt(tmp_path / "mil" / f"{folder.name}.txt", delimiter=",", ndmin=2)
+        for index in np.flatnonzero(dropped):
+            assert np.array_equal(boxes[index], boxes[index - 1], equal_nan=True)
+        held += dropped.sum()
+    assert held > 0 and lines[-1].startswith(f"mil: {24 - held} frames at ")
+    assert f"({held} dropped RGB frames held the previous box)" in lines[-1]
+    for root in ("bench", "degraded"):  # the original benchmark and the degraded copy: same ground truth
+        scores = score_raw_results("folder", tmp_path / root, tmp_path / "mil")
+        assert 0 <= scores["overall"]["success_auc"] <= 1 and len(scores["per_sequence"]) == 2

@@ -10,6 +10,7 @@ from sdstrack import MultiTracker, SDSTrack, Tracker
 from sdstrack.backends.onnx_runtime import OnnxRuntimeBackend
 from sdstrack.cli import main
 from sdstrack.export import ONNX_NAME
+from sdstrack.model import example_crops
 
 from .test_tracker import _load_clip
 
@@ -36,6 +37,16 @@ def test_onnx_network_matches_pytorch_with_masks_and_batches(onnx_dir, tiny_mode
         for name in ("score_map", "size_map", "offset_map", "boxes"):
             assert (getattr(ours, name) - getattr(reference, name)).abs().max() <= 1e-5, name
         assert (ours.features - reference.features).abs().max() <= 1e-4
+
+
+def test_the_export_is_one_self_contained_file(onnx_dir, tiny_model, tmp_path):
+    assert sorted(p.name for p in onnx_dir.iterdir()) == ["config.json", ONNX_NAME, "model.safetensors"]
+    for name in ("config.json", ONNX_NAME):  # what the backend fetches from the Hub: no weights side file
+        shutil.copy(onnx_dir / name, tmp_path / name)
+    template, search = example_crops(tiny_model.config)
+    with torch.inference_mode():
+        reference = tiny_model(template, search)
+    assert (OnnxRuntimeBackend.from_folder(tmp_path)(template, search).boxes - reference.boxes).abs().max() <= 1e-5
 
 
 def test_onnx_tracker_reproduces_original_track(onnx_dir, fixtures):

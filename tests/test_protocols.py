@@ -4,8 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from sdstrack.datasets import Sequence
-from sdstrack.evaluation.protocols import SensorFailure
+from sdstrack.datasets import Sequence, load_dataset
+from sdstrack.datasets.synthetic import write_synthetic
+from sdstrack.evaluation.protocols import SensorFailure, write_degraded_benchmark, write_degraded_sequence
+from sdstrack.evaluation.robustness import CONDITIONS
 from sdstrack.evaluation.runner import track_sequence
 
 
@@ -123,3 +125,50 @@ def test_sequences_starting_without_the_target_start_at_its_first_visible_frame(
     assert len(tracker.calls) == 37 and np.isnan(result.boxes[:3]).all() and not result.scores[:3].any()
     assert tracker.box == tuple(late.groundtruth[3]) and np.array_equal(result.boxes[3], late.groundtruth[3])
     assert tracker.calls[0][1] is not None and all(x is None for _, x in tracker.calls[1:])
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    write_synthetic(root, sequences=2, length=12, size=(64, 48), seed=3)
+    return root
+
+
+@pytest.mark.parametrize("condition", list(CONDITIONS))
+def test_degraded_folders_hold_exactly_what_the_tracker_receives(bench, tmp_path, condition):
+    failure = CONDITIONS[condition]
+    folders = write_degraded_benchmark("folder", bench, tmp_path, failure)
+    sources, written = load_dataset("folder", bench), load_dataset("folder", tmp_path)
+    assert [f.name for f in folders] == [s.name for s in sources] == [w.name for w in written]
+    for source, copy in zip(sources, written):
+        start = int(np.flatnonzero(~source.absent)[0])
+        dropped = failure.dropped_frames(source.name, len(source), start)
+        assert copy.x_format == source.x_format and len(copy) == len(source)
+        assert np.array_equal(copy.groundtruth, source.groundtruth, equal_nan=True)
+        assert np.array_equal(copy.absent, source.absent)
+        tag = f"{failure.drop}_dropped"
+        assert set(copy.attributes) == set(source.attributes) | ({tag} if failure.drop else set())
+        assert all(np.array_equal(copy.attributes[key], flags) for key, flags in source.attributes.items())
+        if failure.drop:
+            assert np.array_equal(copy.attributes[tag], dropped) and dropped.any()
+        for index in range(len(source)):
+            received = failure.apply(source.name, index, *source.frame(index), dropped, start)
+            for got, expected in zip(copy.frame(index), received):
+                if expected is None:
+                    assert not got.any()  # a black placeholder; the tag says the sensor delivered nothing
+                else:
+                    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_degraded_writing_refuses_a_used_folder_and_keeps_exact_boxes(sequence, tmp_path):
+    boxes = sequence.groundtruth + np.linspace(0.0, 1.0, 40)[:, None] / 3
+    odd = Sequence("odd", "depth", sequence.rgb_files, sequence.x_files, boxes, np.arange(40) == 5,
+                   {"scene_cut": True})
+    folder = write_degraded_sequence(odd, SensorFailure(drop="x", drop_rate=0.5, seed=1), tmp_path)
+    copy = load_dataset("folder", folder)[0]
+    expected = boxes.copy()
+    expected[5] = np.nan  # absent despite a valid box: written NaN so readers see it absent
+    assert np.array_equal(copy.groundtruth, expected, equal_nan=True) and np.array_equal(copy.absent, odd.absent)
+    assert copy.attributes["scene_cut"].all() and copy.frame(3)[1].dtype == np.uint16
+    with pytest.raises(FileExistsError, match="already holds files"):
+        write_degraded_sequence(odd, SensorFailure(), tmp_path)

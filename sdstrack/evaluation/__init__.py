@@ -6,8 +6,8 @@
 >>> report.scores["overall"]["f_score"]                                          # doctest: +SKIP
 """
 
-from .protocols import SensorFailure
+from .protocols import SensorFailure, write_degraded_benchmark
 from .runner import EvaluationError, EvaluationReport, evaluate, merge, score_raw_results, track_sequence
 
 __all__ = ["EvaluationError", "EvaluationReport", "SensorFailure", "evaluate", "merge", "score_raw_results",
-           "track_sequence"]
+           "track_sequence", "write_degraded_benchmark"]

@@ -15,14 +15,22 @@ failure. A :class:`SensorFailure` turns each frame pair of a sequence into what 
 
 The random draws depend only on ``seed``, the sequence name and the frame index, so the same seed
 replays the same failures whatever the order, the number of workers or the shard.
+
+To run another tracker (one that cannot call sdstrack, e.g. ``examples/opencv_baseline.py``) under the same
+protocol, :func:`write_degraded_benchmark` writes what the tracker receives as a plain-folder benchmark.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
+
+from ..datasets import DatasetError, Sequence, load_dataset
+from ..datasets._common import invalid_boxes
 
 SENSORS = ("x", "rgb")
 CORRUPTIONS = ("zeros", "noise", "dark")
@@ -116,3 +124,79 @@ class SensorFailure:
 
     def _rng(self, sequence: str, index: int = -1) -> np.random.Generator:
         return np.random.default_rng([self.seed, zlib.crc32(sequence.encode()), index + 1])
+
+
+def init_frame(sequence: Sequence) -> int:
+    """The frame a tracker is initialised on: the first with the target visible (0-based). Raises
+    :class:`DatasetError` when the target is never visible."""
+    present = np.flatnonzero(~sequence.absent)
+    if present.size == 0:
+        raise DatasetError(f"sequence {sequence.name}: the target is absent in every frame; nothing to initialise on")
+    return int(present[0])
+
+
+def write_degraded_sequence(sequence: Sequence, failure: SensorFailure, out_root: str | Path) -> Path:
+    """Write what a tracker receives from ``sequence`` under ``failure`` as a sequence folder of the plain
+    folder layout (:mod:`sdstrack.datasets.folder`), ``out_root/<sequence.name>/``; returns that folder.
+
+    Conventions, so that a tracker reading the folder sees what :func:`~sdstrack.evaluation.track_sequence`
+    hands sdstrack's tracker:
+
+    * the init frame is :func:`init_frame`'s, as in ``track_sequence``;
+    * ``color/%08d.png`` (1-based frame numbers): each colour frame as :meth:`SensorFailure.apply` returns
+      it, in the BGR order OpenCV reads and writes, so ``load_dataset("folder", out_root)`` gives back
+      exactly the same arrays; ``<x_format>/%08d.png`` likewise for the X frames, in their own dtype and
+      channels (e.g. 16-bit depth; ``.tiff`` for a dtype PNG cannot hold);
+    * a dropped frame is written all zeros of the frame's shape and dtype, and flagged 1 in
+      ``rgb_dropped.tag`` or ``x_dropped.tag`` (one 0/1 line a frame, written for the dropped sensor only).
+      A reader must consult that tag: sdstrack's tracker receives ``None`` there, not a black frame. The
+      tag also reads back as a per-frame attribute, so scores on the dropped frames come for free;
+    * ``groundtruth.txt``: the sequence's boxes (``x,y,w,h``, exact), NaN on frames the source marks absent
+      despite a valid box (VisEvent's ``absent_label.txt``), so a reader finds the same absent frames and
+      the same init frame; other ground truths (``extra_groundtruth``) are not written;
+    * ``<attribute>.tag`` for each attribute of the sequence (a per-sequence flag repeated on every frame).
+
+    Raises :class:`FileExistsError` when the sequence folder exists and is not empty (stale frames or tags
+    of another protocol would mix in), :class:`DatasetError` when the target is never visible.
+    """
+    folder = Path(out_root) / sequence.name
+    if folder.is_dir() and any(folder.iterdir()):
+        raise FileExistsError(f"{folder} already holds files; write the degraded benchmark into an empty folder")
+    start, length = init_frame(sequence), len(sequence)
+    dropped = failure.dropped_frames(sequence.name, length, start)
+    dropped_tag = f"{failure.drop}_dropped" if failure.drop is not None else None
+    if dropped_tag in sequence.attributes:
+        raise ValueError(f"sequence {sequence.name} already has an attribute {dropped_tag!r}")
+    for sub in ("color", sequence.x_format):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for index in range(length):
+        clean = sequence.frame(index)
+        received = failure.apply(sequence.name, index, *clean, dropped, start)
+        for sub, frame, original in zip(("color", sequence.x_format), received, clean):
+            image = np.zeros_like(original) if frame is None else frame
+            suffix = ".png" if image.dtype in (np.uint8, np.uint16) else ".tiff"
+            path = folder / sub / f"{index + 1:08d}{suffix}"
+            if not cv2.imwrite(str(path), image):
+                raise OSError(f"OpenCV could not write {path}")
+    boxes = sequence.groundtruth.copy()
+    boxes[sequence.absent & ~invalid_boxes(boxes)] = np.nan
+    (folder / "groundtruth.txt").write_text("".join(",".join(repr(float(v)) for v in box) + "\n" for box in boxes))
+    tags = {key: np.broadcast_to(np.asarray(flags, bool), (length,)) for key, flags in sequence.attributes.items()}
+    if dropped_tag is not None:
+        tags[dropped_tag] = dropped
+    for key, flags in tags.items():
+        (folder / f"{key}.tag").write_text("".join(f"{int(flag)}\n" for flag in flags))
+    return folder
+
+
+def write_degraded_benchmark(
+    dataset: str, root: str | Path, out: str | Path, failure: SensorFailure, sequences: list[str] | None = None
+) -> list[Path]:
+    """:func:`write_degraded_sequence` for every sequence (or ``sequences``) of benchmark ``dataset`` in
+    ``root`` (as :func:`sdstrack.datasets.load_dataset` reads it), into ``out``; returns the folders.
+
+    Run the other tracker on ``out``; score its results against the original benchmark
+    (``score_raw_results(dataset, root, results)``, the benchmark's own metrics) and sdstrack with
+    ``evaluate(model, dataset, root, ..., failure=failure)``, so both face the same failures.
+    """
+    return [write_degraded_sequence(sequence, failure, out) for sequence in load_dataset(dataset, root, sequences)]

@@ -32,7 +32,7 @@ from .. import __version__, checkpoint
 from ..config import SDSTrackConfig
 from ..datasets import DatasetError, Sequence, load_dataset
 from ..runtime import dtype_name, parse_dtype
-from .protocols import SensorFailure
+from .protocols import SensorFailure, init_frame
 from .results import SequenceResult, write_json, write_raw
 
 SETTINGS_NAME = "settings.json"
@@ -73,10 +73,7 @@ def track_sequence(
     tracked, or when the target is never visible.
     """
     length = len(sequence)
-    present = np.flatnonzero(~sequence.absent)
-    if present.size == 0:
-        raise DatasetError(f"sequence {sequence.name}: the target is absent in every frame; nothing to initialise on")
-    start_index = int(present[0])
+    start_index = init_frame(sequence)
     boxes, scores = np.full((length, 4), np.nan), np.zeros(length)
     dropped = failure.dropped_frames(sequence.name, length, start_index)
     missing = {"rgb": 0, "x": 0}
