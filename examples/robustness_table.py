@@ -1,7 +1,8 @@
 """The robustness table on a held-out synthetic benchmark: each model under every sensor-failure condition.
 
 Usage: python examples/robustness_table.py WORKDIR NAME=MODEL [NAME=MODEL ...] [--sequences 20] [--length 100]
-           [--dtype bfloat16] [--backend onnx] [--conditions ...] [--opencv-python PYTHON [--opencv-tracker csrt]]
+           [--dtype bfloat16] [--backend onnxruntime] [--conditions ...]
+           [--opencv-python PYTHON [--opencv-tracker csrt]]
 
 WORKDIR/benchmark gets the held-out sequences (seed 2, never used for training or validation data),
 WORKDIR/runs the evaluation folders (an interrupted table resumes); the table of success AUC is printed
@@ -20,9 +21,11 @@ import argparse
 import subprocess
 from pathlib import Path
 
+from sdstrack.backends import backend_names
 from sdstrack.datasets.synthetic import write_synthetic
 from sdstrack.evaluation import SensorFailure, write_degraded_benchmark
 from sdstrack.evaluation.robustness import CONDITIONS, baseline_column, format_table, robustness_table
+from sdstrack.runtime import DTYPES
 
 HELD_OUT_SEED = 2
 BASELINE = Path(__file__).resolve().parent / "opencv_baseline.py"
@@ -64,8 +67,8 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=100)
     parser.add_argument("--size", default="320x240", help="frame size WxH")
     parser.add_argument("--device", default=None)
-    parser.add_argument("--dtype", default=None, help="float32 (default), bfloat16 or float16 (GPU)")
-    parser.add_argument("--backend", default="torch", help="torch (default) or onnxruntime")
+    parser.add_argument("--dtype", default=None, choices=tuple(DTYPES), help="default float32; float16 on GPUs")
+    parser.add_argument("--backend", default="torch", choices=backend_names())
     parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), metavar="CONDITION",
                         help="only these conditions (default: all)")
     parser.add_argument("--opencv-python", help="Python interpreter with opencv-contrib-python: adds a baseline column")

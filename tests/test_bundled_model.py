@@ -12,10 +12,9 @@ from sdstrack.evaluation.metrics import iou
 from sdstrack.model import example_crops
 
 
-def _mean_iou(tracker: Tracker, sequences: int, drop_x_every: int | None = None) -> float:
+def _mean_iou(tracker: Tracker, clips: list, drop_x_every: int | None = None) -> float:
     overlaps = []
-    for index in range(sequences):
-        rgb, xs, truth, absent, _ = generate_sequence(f"bundled-check-{index}", "depth", length=60, seed=DEMO_SEED)
+    for rgb, xs, truth, absent, _ in clips:
         boxes = np.full_like(truth, np.nan)
         for frame, (colour, x) in enumerate(zip(rgb, xs)):
             if frame == 0:
@@ -30,6 +29,12 @@ def _mean_iou(tracker: Tracker, sequences: int, drop_x_every: int | None = None)
 @pytest.fixture(scope="module")
 def tracker():
     return Tracker.from_pretrained(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def clips():
+    """Three 60-frame RGB-D clips of the demo seed (no training or validation data uses it)."""
+    return [generate_sequence(f"bundled-check-{index}", "depth", length=60, seed=DEMO_SEED) for index in range(3)]
 
 
 def test_the_default_is_the_trained_demo_model(tracker):
@@ -51,14 +56,14 @@ def test_the_bundled_onnx_file_is_the_bundled_weights():
         assert (getattr(ours, name) - getattr(reference, name)).abs().max() <= 1e-5, name
 
 
-def test_the_default_model_tracks_clips_it_has_never_seen(tracker):
-    assert _mean_iou(tracker, sequences=3) >= 0.5  # 0.534 measured when it was bundled
+def test_the_default_model_tracks_clips_it_has_never_seen(tracker, clips):
+    assert _mean_iou(tracker, clips) >= 0.5  # 0.534 measured when it was bundled
 
 
-def test_the_default_model_keeps_following_with_depth_missing_on_every_other_frame(tracker):
+def test_the_default_model_keeps_following_with_depth_missing_on_every_other_frame(tracker, clips):
     # 0.38 measured when it was bundled (0.53 with both sensors, about 0.03 for random weights): it leans on
     # depth, and a missing depth frame costs accuracy (weights/sdstrack-demo/README.md, robustness table).
-    assert _mean_iou(tracker, sequences=3, drop_x_every=2) >= 0.3
+    assert _mean_iou(tracker, clips, drop_x_every=2) >= 0.3
 
 
 def test_fine_tuning_starts_exactly_from_the_bundled_model(tmp_path):

@@ -202,6 +202,11 @@ def check_length(sequence: str, path: Path, rows: int, frames: int, what: str = 
                            "it needs one line per frame")
 
 
+def write_flags(path: Path, flags: np.ndarray) -> None:
+    """Write (N,) flags as :func:`read_flags` reads them: one ``0`` or ``1`` line a frame (VOT's ``*.tag``)."""
+    path.write_text("".join(f"{int(flag)}\n" for flag in flags))
+
+
 def read_flags(path: Path, sequence: str, frames: int, pad: bool = False) -> np.ndarray:
     """(N,) bool from a file with one number per line (non-zero is True, an empty line False).
 

@@ -41,6 +41,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ._common import write_flags
+
 X_FORMATS = ("depth", "thermal", "event")
 ATTRIBUTES = ("occlusion", "low_light", "glare", "rgb_distractor", "x_distractor", "x_dropout")
 _RED, _BLUE = (255, 0, 0), (0, 0, 255)
@@ -211,7 +213,7 @@ def write_synthetic(root: str | Path, sequences: int = 4, length: int = 100, x_f
             cv2.imwrite(str(folder / x_format / file), x if x.ndim == 2 else cv2.cvtColor(x, cv2.COLOR_RGB2BGR))
         (folder / "groundtruth.txt").write_text("".join(",".join(f"{v:g}" for v in box) + "\n" for box in boxes))
         for key, flags in attributes.items():
-            (folder / f"{key}.tag").write_text("".join(f"{int(flag)}\n" for flag in flags))
+            write_flags(folder / f"{key}.tag", flags)
     return names
 
 

@@ -30,7 +30,8 @@ import cv2
 import numpy as np
 
 from ..datasets import DatasetError, Sequence, load_dataset
-from ..datasets._common import invalid_boxes
+from ..datasets._common import invalid_boxes, write_flags
+from ..io import COLOR_FOLDER, GROUNDTRUTH_NAME
 
 SENSORS = ("x", "rgb")
 CORRUPTIONS = ("zeros", "noise", "dark")
@@ -167,12 +168,12 @@ def write_degraded_sequence(sequence: Sequence, failure: SensorFailure, out_root
     dropped_tag = f"{failure.drop}_dropped" if failure.drop is not None else None
     if dropped_tag in sequence.attributes:
         raise ValueError(f"sequence {sequence.name} already has an attribute {dropped_tag!r}")
-    for sub in ("color", sequence.x_format):
+    for sub in (COLOR_FOLDER, sequence.x_format):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     for index in range(length):
         clean = sequence.frame(index)
         received = failure.apply(sequence.name, index, *clean, dropped, start)
-        for sub, frame, original in zip(("color", sequence.x_format), received, clean):
+        for sub, frame, original in zip((COLOR_FOLDER, sequence.x_format), received, clean):
             image = np.zeros_like(original) if frame is None else frame
             suffix = ".png" if image.dtype in (np.uint8, np.uint16) else ".tiff"
             path = folder / sub / f"{index + 1:08d}{suffix}"
@@ -180,12 +181,12 @@ def write_degraded_sequence(sequence: Sequence, failure: SensorFailure, out_root
                 raise OSError(f"OpenCV could not write {path}")
     boxes = sequence.groundtruth.copy()
     boxes[sequence.absent & ~invalid_boxes(boxes)] = np.nan
-    (folder / "groundtruth.txt").write_text("".join(",".join(repr(float(v)) for v in box) + "\n" for box in boxes))
+    (folder / GROUNDTRUTH_NAME).write_text("".join(",".join(repr(float(v)) for v in box) + "\n" for box in boxes))
     tags = {key: np.broadcast_to(np.asarray(flags, bool), (length,)) for key, flags in sequence.attributes.items()}
     if dropped_tag is not None:
         tags[dropped_tag] = dropped
     for key, flags in tags.items():
-        (folder / f"{key}.tag").write_text("".join(f"{int(flag)}\n" for flag in flags))
+        write_flags(folder / f"{key}.tag", flags)
     return folder
 
 
