@@ -2,7 +2,7 @@
 
 Usage: python examples/robustness_table.py WORKDIR NAME=MODEL [NAME=MODEL ...] [--sequences 20] [--length 100]
            [--dtype bfloat16] [--backend onnxruntime] [--conditions ...]
-           [--opencv-python PYTHON [--opencv-tracker csrt]]
+           [--opencv-python PYTHON [--opencv-tracker csrt]] [--margin NAME REFERENCE]
 
 WORKDIR/benchmark gets the held-out sequences (seed 2, never used for training or validation data),
 WORKDIR/runs the evaluation folders (an interrupted table resumes); the table of success AUC is printed
@@ -15,16 +15,22 @@ or one model in several precisions and backends (``--dtype``, ``--backend onnxru
 numpy, see that script) on what a tracker receives under each condition
 (:func:`sdstrack.evaluation.write_degraded_benchmark`, in WORKDIR/degraded). Conditions that leave the RGB
 camera alone give an RGB-only tracker the clean frames, so they share the "both sensors" run.
+
+``--margin NAME REFERENCE`` (two of the NAMEs) adds a table of NAME's success AUC minus REFERENCE's under each
+condition, with the standard error of that difference over the benchmark's sequences (paired bootstrap,
+:func:`sdstrack.evaluation.metrics.paired_difference`): how far the choice of sequences alone moves it.
 """
 
 import argparse
+import json
 import subprocess
 from pathlib import Path
 
 from sdstrack.backends import backend_names
 from sdstrack.datasets.synthetic import write_synthetic
 from sdstrack.evaluation import SensorFailure, write_degraded_benchmark
-from sdstrack.evaluation.robustness import CONDITIONS, baseline_column, format_table, robustness_table
+from sdstrack.evaluation.metrics import paired_difference
+from sdstrack.evaluation.robustness import CONDITIONS, baseline_column, format_table, robustness_table, run_folder
 from sdstrack.runtime import DTYPES
 
 HELD_OUT_SEED = 2
@@ -39,12 +45,12 @@ def opencv_results(workdir: Path, benchmark: Path, conditions: dict[str, SensorF
         if failure.drop != "rgb" and failure.corrupt != "rgb":
             results[condition] = _run_baseline(benchmark, workdir / "runs" / tracker / "rgb-clean", python, tracker)
             continue
-        slug = f"{index}-" + "".join(c if c.isalnum() else "-" for c in condition.lower())
-        degraded = workdir / "degraded" / slug
+        out = run_folder(workdir / "runs", tracker, index, condition)
+        degraded = workdir / "degraded" / out.name
         if not (degraded / ".complete").is_file():
             write_degraded_benchmark("folder", benchmark, degraded, failure)
             (degraded / ".complete").touch()
-        results[condition] = _run_baseline(degraded, workdir / "runs" / tracker / slug, python, tracker)
+        results[condition] = _run_baseline(degraded, out, python, tracker)
     return results
 
 
@@ -73,8 +79,12 @@ def main() -> None:
                         help="only these conditions (default: all)")
     parser.add_argument("--opencv-python", help="Python interpreter with opencv-contrib-python: adds a baseline column")
     parser.add_argument("--opencv-tracker", default="csrt", choices=("csrt", "kcf", "mil"))
+    parser.add_argument("--margin", nargs=2, metavar=("NAME", "REFERENCE"),
+                        help="also print NAME minus REFERENCE per condition with its standard error")
     args = parser.parse_args()
     models = dict(item.split("=", 1) for item in args.models)
+    if args.margin and not set(args.margin) <= set(models):
+        parser.error(f"--margin takes two of the model names {sorted(models)}, got {args.margin}")
     benchmark = args.workdir / "benchmark"
     if not (benchmark / ".complete").is_file():
         width, height = (int(v) for v in args.size.split("x"))
@@ -88,6 +98,19 @@ def main() -> None:
         results = opencv_results(args.workdir, benchmark, conditions, args.opencv_python, args.opencv_tracker)
         table[f"OpenCV {args.opencv_tracker.upper()}"] = baseline_column("folder", benchmark, results)
     print(format_table(table, "success_auc"))
+    if args.margin:
+        print(margin_table(args.workdir / "runs", conditions, *args.margin))
+
+
+def margin_table(runs: Path, conditions: dict[str, SensorFailure], name: str, reference: str) -> str:
+    """Markdown: per condition, ``name`` minus ``reference`` success AUC and its standard error."""
+    lines = [f"| condition | {name} - {reference} | standard error |", "|---|---:|---:|"]
+    for index, condition in enumerate(conditions):
+        scores = [json.loads((run_folder(runs, model, index, condition) / "scores.json").read_text())
+                  for model in (name, reference)]
+        difference, error = paired_difference(*scores)
+        lines.append(f"| {condition} | {difference:+.3f} | {error:.3f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

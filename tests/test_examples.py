@@ -63,14 +63,18 @@ def test_robustness_table(tmp_path):
 
     lines = _run(EXAMPLES / "robustness_table.py", tmp_path, "tiny=sdstrack-tiny-random", "--sequences", "2",
                  "--length", "12", "--size", "96x72", "--device", "cpu", "--opencv-python", sys.executable,
-                 "--opencv-tracker", "mil", cwd=tmp_path)
-    table = lines[lines.index("| condition | tiny | OpenCV MIL |"):]
+                 "--opencv-tracker", "mil", "--margin", "tiny", "tiny", cwd=tmp_path)
+    margins = lines[lines.index("| condition | tiny - tiny | standard error |") + 2:]
+    # a model against its own runs: every condition present, no difference and no spread
+    assert [line.split(" | ")[0].lstrip("| ") for line in margins] == list(CONDITIONS)
+    assert all(line.endswith(" | +0.000 | 0.000 |") for line in margins)
+    table = lines[lines.index("| condition | tiny | OpenCV MIL |"):lines.index(margins[0]) - 2]
     rows = [line.split(" | ")[0].lstrip("| ") for line in table[2:]]
     assert rows[:len(CONDITIONS)] == list(CONDITIONS) and all(row.startswith("X decides") for row in rows[6:])
     assert all(line.count(" | ") == 2 and " - " not in line for line in table[2:])
     # Conditions that leave RGB alone share the RGB-only baseline's clean run; the RGB ones got their own.
     assert sorted(p.name for p in (tmp_path / "runs" / "mil").iterdir()) == [
-        "3-rgb-dropped-on-50--of-frames", "4-rgb-blinded--low-light-", "rgb-clean"]
+        "3-rgb-dropped-on-50--of-frames", "4-rgb-blinded--low-light", "rgb-clean"]
 
 
 def test_opencv_baseline_results_are_scored_by_sdstrack(tmp_path):
@@ -110,3 +114,14 @@ def test_opencv_baseline_holds_its_box_on_dropped_rgb_frames(tmp_path):
     for root in ("bench", "degraded"):  # the original benchmark and the degraded copy: same ground truth
         scores = score_raw_results("folder", tmp_path / root, tmp_path / "mil")
         assert 0 <= scores["overall"]["success_auc"] <= 1 and len(scores["per_sequence"]) == 2
+
+
+def test_sensor_reliance_shows_the_bundled_model_leans_on_depth(tmp_path):
+    from sdstrack.datasets.synthetic import write_synthetic
+
+    write_synthetic(tmp_path / "bench", sequences=3, length=30, seed=11)
+    lines = _run(EXAMPLES / "sensor_reliance.py", tmp_path / "bench", "sdstrack-demo", "--pairs", "64", cwd=tmp_path)
+    both, without_x, without_rgb = (float(v) for v in lines[-1].split(": ")[1].split(" / "))
+    # the shipped model locates the target from depth alone nearly as well as from both (model card)
+    assert lines[-1].startswith("sdstrack-demo: ") and both >= 0.5 and without_rgb >= both - 0.15
+    assert without_x <= both - 0.2

@@ -25,6 +25,7 @@ from rgbt.utils import normalize_CLE
 
 from sdstrack.datasets.sequence import Sequence
 from sdstrack.evaluation.metrics import (
+    paired_difference,
     centre_error,
     iou,
     lasher_scores,
@@ -457,3 +458,32 @@ def test_per_frame_attribute_figures_use_only_those_frames():
                           {s.name: s.attributes["dark"] for s in sequences})["overall"]
     assert scores["per_attribute_frames"]["dark"] == pytest.approx(expected, abs=1e-12)
     assert scores["per_attribute_frames"]["dark"] != scores["overall"]
+
+
+def _report(values: dict[str, float]) -> dict:
+    return {"overall": {"success_auc": float(np.mean(list(values.values())))},
+            "per_sequence": {name: {"success_auc": value} for name, value in values.items()}}
+
+
+def test_paired_difference_is_the_mean_gap_with_its_bootstrap_standard_error():
+    rng = np.random.default_rng(1)
+    reference = dict(zip([f"s{i}" for i in range(30)], rng.random(30)))
+    gaps = rng.normal(0.1, 0.05, 30)
+    better = {name: value + gap for (name, value), gap in zip(reference.items(), gaps)}
+    difference, error = paired_difference(_report(better), _report(reference), samples=20_000)
+    # the mean gap, equal to the difference of the overall AUCs (their mean over sequences)
+    assert difference == pytest.approx(gaps.mean())
+    assert difference == pytest.approx(_report(better)["overall"]["success_auc"] - np.mean(list(reference.values())))
+    # the bootstrap standard error of a mean of n values: the population sd over sqrt(n), within Monte Carlo error
+    assert error == pytest.approx(gaps.std() / np.sqrt(30), rel=0.03)
+    # pairs stay together: a constant gap has no spread, however much the sequences differ
+    shifted = {name: value + 0.2 for name, value in reference.items()}
+    assert paired_difference(_report(shifted), _report(reference)) == (pytest.approx(0.2), pytest.approx(0.0, abs=1e-12))
+
+
+def test_paired_difference_names_unmatched_sequences_and_metrics():
+    a, b = _report({"s1": 0.5, "s2": 0.6}), _report({"s1": 0.4, "s3": 0.6})
+    with pytest.raises(ValueError, match=r"only in the first \['s2'\], only in the reference \['s3'\]"):
+        paired_difference(a, b)
+    with pytest.raises(ValueError, match="no per-sequence 'f_score'"):
+        paired_difference(a, a, metric="f_score")

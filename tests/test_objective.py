@@ -148,9 +148,32 @@ def test_masks_are_deterministic_from_the_generator(exact: bool) -> None:
     assert not torch.equal(first[0], other[0]) and not torch.equal(first[1], other[1])
 
 
-def test_mask_arguments_are_validated() -> None:
-    with pytest.raises(ValueError):
-        complementary_masks(1, 4, rgb_ratio=1.5)
+def test_modality_drop_hides_whole_modalities_and_leaves_the_rest_as_drawn() -> None:
+    def draw(modality_drop: float) -> tuple[torch.Tensor, torch.Tensor]:
+        return complementary_masks(4000, (4, 16), generator=torch.Generator().manual_seed(3),
+                                   modality_drop=modality_drop)
+
+    patch_rgb, patch_x = draw(0.0)
+    plain_rgb, plain_x = complementary_masks(4000, (4, 16), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(patch_rgb, plain_rgb) and torch.equal(patch_x, plain_x)  # 0 = the paper's masks
+    rgb, x = draw(0.4)
+    assert not (rgb & x).any()
+    no_rgb, no_x = rgb.all(1), x.all(1)
+    # each whole-modality case with probability 0.2 (4000 samples: standard error 0.0063)
+    assert no_rgb.float().mean().item() == pytest.approx(0.2, abs=0.03)
+    assert no_x.float().mean().item() == pytest.approx(0.2, abs=0.03)
+    assert not rgb[no_x].any() and not x[no_rgb].any()  # the other modality is seen entirely
+    patched = ~(no_rgb | no_x)
+    assert torch.equal(rgb[patched], patch_rgb[patched]) and torch.equal(x[patched], patch_x[patched])
+    always_rgb, always_x = complementary_masks(64, 8, modality_drop=1.0, generator=torch.Generator().manual_seed(0))
+    # 1.0: every sample hides exactly one modality, entirely, and shows the other entirely
+    assert (always_rgb.all(1) ^ always_x.all(1)).all() and not (always_rgb.any(1) & always_x.any(1)).any()
+
+
+@pytest.mark.parametrize("name, value", [("rgb_ratio", 1.5), ("x_ratio", -0.1), ("modality_drop", 1.2)])
+def test_mask_arguments_are_validated(name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"{name} must lie in \\[0, 1\\], got {value}"):
+        complementary_masks(1, 4, **{name: value})
 
 
 def test_distillation_mse_and_gradients_reach_both_sides() -> None:

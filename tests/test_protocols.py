@@ -6,7 +6,12 @@ import pytest
 
 from sdstrack.datasets import Sequence, load_dataset
 from sdstrack.datasets.synthetic import write_synthetic
-from sdstrack.evaluation.protocols import SensorFailure, write_degraded_benchmark, write_degraded_sequence
+from sdstrack.evaluation.protocols import (
+    SensorFailure,
+    corrupt_frame,
+    write_degraded_benchmark,
+    write_degraded_sequence,
+)
 from sdstrack.evaluation.robustness import CONDITIONS
 from sdstrack.evaluation.runner import track_sequence
 
@@ -87,6 +92,14 @@ def test_corrupted_x_frames_still_arrive_but_broken(sequence, corruption):
     replay = RecordingTracker()
     track_sequence(replay, sequence, failure)
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(tracker.calls, replay.calls))
+
+
+def test_noise_spans_the_frame_dtype_and_unknown_corruptions_are_named():
+    rng = np.random.default_rng(0)
+    depth = corrupt_frame(np.zeros((200, 200), np.uint16), "noise", rng)
+    assert depth.dtype == np.uint16 and depth.min() < 1000 and depth.max() > 64000  # the full 16-bit range
+    with pytest.raises(ValueError, match="corruption must be one of .*got 'blur'"):
+        corrupt_frame(depth, "blur", rng)
 
 
 def test_low_light_rgb_is_dark():

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from sdstrack import SDSTrack, SDSTrackConfig, Tracker
 from sdstrack.datasets import DatasetError, load_dataset
 from sdstrack.training import PairSampler, SamplingOptions, parameter_role, train
+from sdstrack.training.trainer import sample_masks
 
 from .benchmark_layouts import write_benchmark
 from .conftest import SMALL_MODEL
@@ -48,6 +49,24 @@ def test_sampler_crops_match_the_target_geometry(data):
     assert batch.template.shape == (3, 6, 64, 64) and batch.search.shape == (3, 6, 128, 128)
     again = sampler.batch(range(3))
     assert torch.equal(batch.search, again.search) and torch.equal(batch.boxes, again.boxes)
+
+
+def test_x_noise_replaces_only_the_search_x_image(data):
+    sequences = load_dataset("folder", data)
+    model = SDSTrackConfig(**TINY)
+
+    def sampler(probability):
+        return PairSampler([(sequences, 1.0)], model, SamplingOptions(x_noise_probability=probability))
+
+    plain, never, always = sampler(0.0), PairSampler([(sequences, 1.0)], model), sampler(1.0)
+    for index in range(6):
+        (t0, s0, b0), (t1, s1, b1), (t2, s2, b2) = plain.sample(index), never.sample(index), always.sample(index)
+        assert np.array_equal(s0.x, s1.x) and np.array_equal(b0, b1)  # 0 = the original's samples
+        assert np.array_equal(t0.x, t2.x) and np.array_equal(t0.rgb, t2.rgb) and np.array_equal(s0.rgb, s2.rgb)
+        # the X crop is another image (the crop's part outside the frame stays zero padding)
+        assert np.array_equal(b0, b2) and (s0.x != s2.x).any(-1).mean() > 0.25
+    with pytest.raises(ValueError, match=r"x_noise_probability=1.5 must lie in \[0, 1\]"):
+        SamplingOptions(x_noise_probability=1.5)
 
 
 def test_training_lowers_the_loss_and_writes_a_model_the_tracker_loads(data, tmp_path):
@@ -100,10 +119,24 @@ def test_paper_policy_changes_only_the_trainable_tensors(data, tmp_path):
     ({"policy": "half"}, "policy='half' is not one of"),
     ({"model": {"embed_dim": "32"}}, "embed_dim"),
     ({"sampling": {"jitter": 1}}, "sampling"),
+    ({"modality_drop": 2}, r"modality_drop=2 must lie in \[0, 1\]"),
+    ({"modality_drop": 0.5, "distillation": False}, "modality_drop > 0 needs the masked pass"),
 ])
 def test_bad_training_configs_are_named(data, tmp_path, change, message):
     with pytest.raises((ValueError, DatasetError), match=message):
         train(config(data, tmp_path / "run", **change), progress=False)
+
+
+def test_masks_are_per_sample_so_a_split_batch_draws_the_same():
+    model = SDSTrackConfig(**TINY)
+    for modality_drop in (0.0, 0.5):
+        whole = sample_masks(model, range(10, 50), 3, modality_drop)
+        halves = [sample_masks(model, range(10, 30), 3, modality_drop),
+                  sample_masks(model, range(30, 50), 3, modality_drop)]
+        assert all(torch.equal(whole[m], torch.cat([h[m] for h in halves])) for m in (0, 1))
+        hidden = int((whole[0].all(1) | whole[1].all(1)).sum())
+        # 40 samples: none hidden whole without modality_drop; at 0.5, 20 expected (binomial sd 3.2)
+        assert hidden == 0 if modality_drop == 0 else 8 <= hidden <= 32
 
 
 def test_a_sequence_without_any_valid_box_is_named(tmp_path):

@@ -622,3 +622,35 @@ def score_benchmark(benchmark: str, sequences: list[Sequence], predictions: Mapp
             "per_attribute": per_attribute,
             "per_attribute_frames": per_attribute_frames,
             "curves": {k: v for r in reports for k, v in r["curves"].items()}}
+
+
+# Comparing two runs ---------------------------------------------------------------------------------------------
+def paired_difference(scores: Mapping[str, Any], reference: Mapping[str, Any], metric: str = "success_auc",
+                      samples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """How much better one run is than another on the same sequences, and how sure that is.
+
+    ``scores`` and ``reference`` are two score reports of one benchmark (what :func:`score_benchmark`,
+    :func:`sdstrack.evaluation.evaluate` and :func:`sdstrack.evaluation.score_raw_results` return, or a
+    ``scores.json``). Returns ``(difference, standard_error)``: the mean over sequences of the per-sequence
+    difference ``scores - reference`` of ``metric`` (for the OTB figures, whose overall value is the mean over
+    sequences, exactly the difference of the overall values), and the standard deviation of that mean over
+    ``samples`` bootstrap resamplings of the sequences (pairs kept together; ``seed`` fixes the draws). It
+    measures how much the benchmark's choice of sequences moves the difference, not the spread between
+    training runs.
+    """
+    ours, theirs = scores.get("per_sequence", {}), reference.get("per_sequence", {})
+    if set(ours) != set(theirs) or not ours:
+        raise ValueError(
+            "the two runs must score the same non-empty set of sequences: only in the first "
+            f"{sorted(set(ours) - set(theirs))}, only in the reference {sorted(set(theirs) - set(ours))}"
+        )
+    names = sorted(ours)
+    missing = [name for name in names if metric not in ours[name] or metric not in theirs[name]]
+    if missing:
+        raise ValueError(f"no per-sequence {metric!r} for sequences {missing}: pick a metric both runs report "
+                         f"per sequence, e.g. {sorted(ours[names[0]])}")
+    differences = np.array([ours[name][metric] - theirs[name][metric] for name in names], dtype=np.float64)
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    draws = np.random.default_rng(seed).integers(0, differences.size, (samples, differences.size))
+    return float(differences.mean()), float(differences[draws].mean(axis=1).std())

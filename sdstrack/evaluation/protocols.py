@@ -114,17 +114,25 @@ class SensorFailure:
         return rgb, x
 
     def _corrupted(self, frame: np.ndarray, sequence: str, index: int) -> np.ndarray:
-        if self.corruption == "zeros":
-            return np.zeros_like(frame)
-        rng = self._rng(sequence, index)
-        high = np.iinfo(frame.dtype).max if np.issubdtype(frame.dtype, np.integer) else 1.0
-        if self.corruption == "noise":
-            return rng.integers(0, int(high) + 1, frame.shape).astype(frame.dtype)
-        dark = frame.astype(np.float32) * 0.1 + rng.normal(0.0, 2.0, frame.shape)
-        return np.clip(np.rint(dark), 0, high).astype(frame.dtype)
+        return corrupt_frame(frame, self.corruption, self._rng(sequence, index))
 
     def _rng(self, sequence: str, index: int = -1) -> np.random.Generator:
         return np.random.default_rng([self.seed, zlib.crc32(sequence.encode()), index + 1])
+
+
+def corrupt_frame(frame: np.ndarray, corruption: str, rng: np.random.Generator) -> np.ndarray:
+    """What a broken sensor sends instead of ``frame`` (any dtype and shape, values in the dtype's range,
+    or [0, 1] for floats): ``"zeros"``, ``"noise"`` (uniform over that range) or ``"dark"`` (10 % brightness
+    plus Gaussian noise of 2 levels). Same dtype and shape; draws from ``rng``."""
+    if corruption not in CORRUPTIONS:
+        raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
+    if corruption == "zeros":
+        return np.zeros_like(frame)
+    high = np.iinfo(frame.dtype).max if np.issubdtype(frame.dtype, np.integer) else 1.0
+    if corruption == "noise":
+        return rng.integers(0, int(high) + 1, frame.shape).astype(frame.dtype)
+    dark = frame.astype(np.float32) * 0.1 + rng.normal(0.0, 2.0, frame.shape)
+    return np.clip(np.rint(dark), 0, high).astype(frame.dtype)
 
 
 def init_frame(sequence: Sequence) -> int:

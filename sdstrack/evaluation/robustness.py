@@ -51,7 +51,7 @@ def robustness_table(
     for model_name, model in models.items():
         scores = {}
         for index, (condition, failure) in enumerate(conditions.items()):
-            folder = Path(out) / _slug(model_name) / f"{index}-{_slug(condition)}"
+            folder = run_folder(out, model_name, index, condition)
             report = evaluate(model, dataset, root, folder, failure=failure, plots=False, **options)
             if report.scores is None:
                 failed = "; ".join(report.failed.values()) or ", ".join(report.missing)
@@ -59,6 +59,12 @@ def robustness_table(
             scores[condition] = report.scores
         table[model_name] = _rows(scores, frame_rows)
     return table
+
+
+def run_folder(out: str | Path, model_name: str, index: int, condition: str) -> Path:
+    """Where :func:`robustness_table` keeps the evaluation of ``model_name`` under its ``index``-th condition
+    (its ``scores.json``, raw results and per-sequence files)."""
+    return Path(out) / _slug(model_name) / f"{index}-{_slug(condition)}"
 
 
 def baseline_column(

@@ -221,6 +221,7 @@ def complementary_masks(
     generator: torch.Generator | None = None,
     *,
     exact: bool = False,
+    modality_drop: float = 0.0,
     device: torch.device | str | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Masks of the paper's complementary masked patch distillation: never both modalities at one position.
@@ -236,11 +237,18 @@ def complementary_masks(
     sample, exactly ``round(rgb_ratio * n)`` RGB tokens are masked, uniformly at random, and exactly
     ``round(x_ratio * kept)`` of the ``kept`` RGB-visible positions are masked in X (Python ``round``).
 
+    ``modality_drop`` (not in the original, 0 = the paper) is the probability that a sample's masks hide a whole
+    modality instead: every RGB token (X all kept) or every X token (RGB all kept), each with probability
+    ``modality_drop / 2``. That is exactly what :class:`sdstrack.Tracker` gives the network for a frame whose
+    sensor is missing, so the masked pass and the distillation also train that input. The extra draws come
+    after the patch draws: with ``modality_drop=0`` the masks are the same as without the argument.
+
     Args:
         batch: B.
         num_tokens: tokens per sample, or the sizes of its segments (e.g. ``(T, S)``: template then search),
             which ``exact`` treats separately; the masks concatenate the segments in order.
         rgb_ratio, x_ratio: the two masking ratios in [0, 1].
+        modality_drop: probability in [0, 1] of hiding one whole modality of a sample (see above).
         generator: source of randomness (masks are a deterministic function of its state); the global RNG when
             None. Draws happen on the generator's device, then move to ``device``.
         device: where the masks go (the generator's device when None).
@@ -251,6 +259,7 @@ def complementary_masks(
     """
     _check_ratio("rgb_ratio", rgb_ratio)
     _check_ratio("x_ratio", x_ratio)
+    _check_ratio("modality_drop", modality_drop)
     segments = [num_tokens] if isinstance(num_tokens, int) else list(num_tokens)
     if batch < 0 or any(n < 0 for n in segments):
         raise ValueError(f"batch and token counts must be non-negative, got {batch} and {segments}")
@@ -271,6 +280,12 @@ def complementary_masks(
             rgb_parts.append(rank < rgb_count)
             x_parts.append((rank >= rgb_count) & (rank < rgb_count + x_count))
         rgb_mask, x_mask = torch.cat(rgb_parts, dim=1), torch.cat(x_parts, dim=1)
+    if modality_drop > 0:
+        # one draw per sample: below modality_drop / 2 hides RGB, below modality_drop hides X
+        draw = torch.rand(batch, 1, generator=generator, device=draw_device)
+        hide_rgb, hide_x = draw < modality_drop / 2, (draw >= modality_drop / 2) & (draw < modality_drop)
+        rgb_mask = torch.where(hide_rgb, True, torch.where(hide_x, False, rgb_mask))
+        x_mask = torch.where(hide_x, True, torch.where(hide_rgb, False, x_mask))
     if device is not None:
         rgb_mask, x_mask = rgb_mask.to(device), x_mask.to(device)
     return rgb_mask, x_mask
@@ -319,6 +334,7 @@ def sdstrack_objective(
     loss_weights: LossWeights = LossWeights(),
     rgb_ratio: float = 0.3,
     x_ratio: float = 0.3,
+    modality_drop: float = 0.0,
     masks: tuple[Tensor, Tensor] | None = None,
     ce_keep_ratio: float | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
@@ -336,6 +352,7 @@ def sdstrack_objective(
         model: an :class:`sdstrack.model.network.SDSTrack` (its train/eval mode is left to the caller).
         template, search: normalised crops as :meth:`SDSTrack.forward` takes them.
         target_boxes: (B, 4) ground truth ``cx, cy, w, h`` as fractions of the search crop.
+        rgb_ratio, x_ratio, modality_drop: the masked pass's masks, as :func:`complementary_masks` draws them.
         masks: the masked pass's ``(rgb_mask, x_mask)``, (B, T + S) bool, instead of drawing them from
             ``generator`` (a trainer draws them per sample, so that a batch split over processes gets the
             same masks as one process).
@@ -359,6 +376,7 @@ def sdstrack_objective(
             rgb_ratio,
             x_ratio,
             generator,
+            modality_drop=modality_drop,
             device=clean.boxes.device,
         )
     rgb_mask, x_mask = masks

@@ -20,6 +20,12 @@ resumes, or splits its batch over processes, sees the same samples):
    0.05, but on its 6-channel images that transform raises and the sample is drawn again, so it never
    applies; ``grayscale_probability`` > 0 turns a real RGB-only grayscale on.)
 
+Not in the original: with ``x_noise_probability`` > 0, the search frame's X image is, with that probability,
+replaced by uniform noise before cropping (:func:`sdstrack.evaluation.protocols.corrupt_frame`, the
+``corrupt="x", corruption="noise"`` sensor failure), so that the network learns to fall back on RGB when
+the X sensor sends garbage it is not told about. Its draws come from a random stream of their own: every
+other draw, and so every crop but that X image, is the same whatever the probability.
+
 Boxes are top-left ``x, y, w, h`` in pixels in sequences; the training target is ``cx, cy, w, h`` as
 fractions of the search crop, what the network predicts.
 """
@@ -34,9 +40,11 @@ import torch
 
 from ..config import SDSTrackConfig
 from ..datasets import DatasetError, Sequence
+from ..evaluation.protocols import corrupt_frame
 from ..preprocessing import FramePair, TargetCrop, normalise
 
 MAX_DRAWS = 20
+NOISE_STREAM = 1  # third seed word of the X-noise draws of a sample
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,13 @@ class SamplingOptions:
     grayscale_probability: float = 0.0
     flip_probability: float = 0.5
     brightness_jitter: float = 0.2
+    x_noise_probability: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("grayscale_probability", "flip_probability", "x_noise_probability"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"{name}={value!r} must lie in [0, 1]")
 
 
 @dataclass
@@ -104,6 +119,10 @@ class PairSampler:
         """Sample ``index``: the template crop, the search crop (uint8, augmented) and the target box."""
         rng = np.random.default_rng([self.seed, index])
         cfg, opt = self.config, self.options
+        noise = None  # a stream of its own: the other draws do not depend on x_noise_probability
+        if opt.x_noise_probability > 0:
+            noise = np.random.default_rng([self.seed, index, NOISE_STREAM])
+            noise = noise if noise.random() < opt.x_noise_probability else None
         for _ in range(MAX_DRAWS):
             sequences, visible = self.sources[rng.choice(len(self.sources), p=self.weights)]
             which = int(rng.integers(len(sequences)))
@@ -119,7 +138,7 @@ class PairSampler:
             if jittered is None:
                 continue
             template = _crop(sequence, template_index, template_box, cfg.template_factor, cfg.template_size, cfg)
-            search = _crop(sequence, search_index, jittered, cfg.search_factor, cfg.search_size, cfg)
+            search = _crop(sequence, search_index, jittered, cfg.search_factor, cfg.search_size, cfg, noise)
             target = _box_in_crop(search_box, jittered, search.resize_factor, cfg.search_size)
             return _augment(template, search, target, rng, opt)
         raise DatasetError(f"sample {index}: no template frame with a visible search frame after it in {MAX_DRAWS} "
@@ -135,8 +154,11 @@ class PairSampler:
 
 
 def _crop(sequence: Sequence, index: int, box: np.ndarray, factor: float, size: int,
-          config: SDSTrackConfig) -> TargetCrop:
+          config: SDSTrackConfig, noise: np.random.Generator | None = None) -> TargetCrop:
+    """The crop of frame ``index``; with ``noise``, its X image replaced by uniform noise drawn from it."""
     rgb, x = sequence.frame(index)
+    if noise is not None:
+        x = corrupt_frame(x, "noise", noise)
     return FramePair(rgb, x, sequence.x_format, bgr=True).crop(tuple(box), factor, size, config.patch_size, 0.0)
 
 

@@ -68,6 +68,9 @@ class TrainConfig:
         policy: what trains: ``"paper"`` (adapters and X patch embedding, final norm at 0.1 x lr),
             ``"full"`` or ``"scratch"`` (everything).
         distillation: the paper's complementary masked patch distillation (False: the ablation).
+        modality_drop: probability that a sample's masked pass hides one whole modality (RGB or X, as the
+            tracker does for a missing sensor) instead of complementary patches; 0 = the paper. Needs
+            ``distillation`` (the masked pass).
         steps, batch_size: optimisation steps and the global batch size.
         lr, weight_decay, lr_drop_step, grad_clip: AdamW, the rate divided by 10 at ``lr_drop_step``
             (None: never), gradient-norm clipping.
@@ -90,6 +93,7 @@ class TrainConfig:
     init: str = "random"
     policy: str = "paper"
     distillation: bool = True
+    modality_drop: float = 0.0
     steps: int = 1000
     batch_size: int = 16
     lr: float = 5e-5
@@ -120,6 +124,10 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{name}={value!r} must be a whole number >= 1")
+        if not isinstance(self.modality_drop, (int, float)) or not 0 <= self.modality_drop <= 1:
+            problems.append(f"modality_drop={self.modality_drop!r} must lie in [0, 1]")
+        elif self.modality_drop and not self.distillation:
+            problems.append("modality_drop > 0 needs the masked pass: set distillation=true or modality_drop=0")
         if not isinstance(self.drop_path, (int, float)) or not 0 <= self.drop_path < 1:
             problems.append(f"drop_path={self.drop_path!r} must lie in [0, 1)")
         for name in ("lr", "weight_decay", "grad_clip"):
@@ -132,6 +140,8 @@ class TrainConfig:
             problems.append(str(err))
         try:
             SamplingOptions(**self.sampling)
+        except ValueError as err:
+            problems.append(f"sampling: {err}")
         except TypeError as err:
             problems.append(f"sampling: {err} (fields: {[f.name for f in dataclasses.fields(SamplingOptions)]})")
         try:
@@ -235,11 +245,13 @@ def _initialise(model: SDSTrack, init: str) -> None:
         load_state_dict_strict(model, start.state_dict(), source=init)
 
 
-def sample_masks(config: SDSTrackConfig, indices, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_masks(config: SDSTrackConfig, indices, seed: int,
+                 modality_drop: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Complementary masks drawn per sample from ``(seed, sample index)``: a batch split over processes
-    gets the masks one process would draw."""
+    gets the masks one process would draw. ``modality_drop`` as in :func:`complementary_masks`."""
     tokens = (config.num_template_tokens, config.num_search_tokens)
-    masks = [complementary_masks(1, tokens, generator=torch.Generator().manual_seed(seed * 1_000_003 + i))
+    masks = [complementary_masks(1, tokens, generator=torch.Generator().manual_seed(seed * 1_000_003 + i),
+                                 modality_drop=modality_drop)
              for i in indices]
     return torch.cat([m[0] for m in masks]), torch.cat([m[1] for m in masks])
 
@@ -287,7 +299,8 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
             first = step * config.batch_size + rank * per_rank
             indices = range(first, first + per_rank)
             batch = sampler.batch(indices, device)
-            rgb_mask, x_mask = (m.to(device) for m in sample_masks(model_config, indices, config.seed))
+            rgb_mask, x_mask = (m.to(device) for m in sample_masks(model_config, indices, config.seed,
+                                                                            config.modality_drop))
             epoch = step // config.steps_per_epoch + 1
             keep = keep_rate_schedule(epoch, config.ce_start_epoch, config.ce_warmup_epochs,
                                       model_config.ce_keep_ratio)
