@@ -61,7 +61,8 @@ def test_x_noise_replaces_only_the_search_x_image(data):
     plain, never, always = sampler(0.0), PairSampler([(sequences, 1.0)], model), sampler(1.0)
     for index in range(6):
         (t0, s0, b0), (t1, s1, b1), (t2, s2, b2) = plain.sample(index), never.sample(index), always.sample(index)
-        assert np.array_equal(s0.x, s1.x) and np.array_equal(b0, b1)  # 0 = the original's samples
+        # 0 = the original's samples
+        assert np.array_equal(t0.x, t1.x) and np.array_equal(s0.x, s1.x) and np.array_equal(b0, b1)
         assert np.array_equal(t0.x, t2.x) and np.array_equal(t0.rgb, t2.rgb) and np.array_equal(s0.rgb, s2.rgb)
         # the X crop is another image (the crop's part outside the frame stays zero padding)
         assert np.array_equal(b0, b2) and (s0.x != s2.x).any(-1).mean() > 0.25
