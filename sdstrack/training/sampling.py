@@ -119,10 +119,10 @@ class PairSampler:
         """Sample ``index``: the template crop, the search crop (uint8, augmented) and the target box."""
         rng = np.random.default_rng([self.seed, index])
         cfg, opt = self.config, self.options
-        noise = None  # a stream of its own: the other draws do not depend on x_noise_probability
-        if opt.x_noise_probability > 0:
-            noise = np.random.default_rng([self.seed, index, NOISE_STREAM])
-            noise = noise if noise.random() < opt.x_noise_probability else None
+        noise = None  # the noise generator when this sample's X is noise: a random stream of its own, so the
+        if opt.x_noise_probability > 0:  # other draws do not depend on x_noise_probability
+            stream = np.random.default_rng([self.seed, index, NOISE_STREAM])
+            noise = stream if stream.random() < opt.x_noise_probability else None
         for _ in range(MAX_DRAWS):
             sequences, visible = self.sources[rng.choice(len(self.sources), p=self.weights)]
             which = int(rng.integers(len(sequences)))
