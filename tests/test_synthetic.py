@@ -92,9 +92,12 @@ def test_events_only_where_the_target_moved() -> None:
 @pytest.mark.parametrize("x_format", ["depth", "event"])
 def test_write_reads_back_equal(tmp_path: Path, x_format: str) -> None:
     names = write_synthetic(tmp_path / "a", sequences=2, length=12, x_format=x_format, size=SIZE, seed=7)
-    write_synthetic(tmp_path / "b", sequences=2, length=12, x_format=x_format, size=SIZE, seed=7)
-    for file in sorted((tmp_path / "a").rglob("*.*")):
-        assert file.read_bytes() == (tmp_path / "b" / file.relative_to(tmp_path / "a")).read_bytes()
+    # two processes writing side by side: the same files
+    write_synthetic(tmp_path / "b", sequences=2, length=12, x_format=x_format, size=SIZE, seed=7, workers=2)
+    files = sorted(f.relative_to(tmp_path / "a") for f in (tmp_path / "a").rglob("*.*"))
+    assert files == sorted(f.relative_to(tmp_path / "b") for f in (tmp_path / "b").rglob("*.*"))
+    for file in files:
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
     sequences = load_dataset("folder", tmp_path / "a")
     assert [s.name for s in sequences] == names
     for sequence in sequences:
@@ -107,3 +110,11 @@ def test_write_reads_back_equal(tmp_path: Path, x_format: str) -> None:
             np.testing.assert_array_equal(x, xs[t] if x_format == "depth" else cv2.cvtColor(xs[t], cv2.COLOR_RGB2BGR))
         tag = (tmp_path / "a" / sequence.name / "occlusion.tag").read_text().split()
         assert [bool(int(v)) for v in tag] == attributes["occlusion"].tolist()
+
+
+def test_write_rejects_bad_options_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="workers must be a whole number >= 0, got -1"):
+        write_synthetic(tmp_path / "w", sequences=2, length=4, size=SIZE, workers=-1)
+    with pytest.raises(TypeError, match="colour"):
+        write_synthetic(tmp_path / "o", sequences=2, length=4, size=SIZE, workers=2, colour=3)
+    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()

@@ -94,11 +94,23 @@ def test_resume_is_bit_exact(data, tmp_path, monkeypatch):
         train(config(data, tmp_path / "stopped", steps=4), progress=False)
     monkeypatch.setattr(PairSampler, "batch", real_batch)
     assert json.loads((tmp_path / "stopped" / "checkpoint" / "state.json").read_text())["step"] == 2
-    resumed = train(config(data, tmp_path / "stopped", steps=4), progress=False)
+    with pytest.raises(ValueError, match=r"another training config \(differs in: lr\)"):
+        train(config(data, tmp_path / "stopped", steps=4, lr=1e-2), progress=False)
+    # resumed with sample-drawing workers (a machine setting, not part of what the run computes)
+    resumed = train(config(data, tmp_path / "stopped", steps=4, workers=1), progress=False)
     a, b = load_file(str(whole / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     optimiser = torch.load(tmp_path / "stopped" / "checkpoint" / "optimizer.pt", weights_only=True)
     assert optimiser["scheduler"]["last_epoch"] == 4
+
+
+def test_sample_drawing_workers_train_the_same_model(data, tmp_path):
+    alone = train(config(data, tmp_path / "alone", steps=3), progress=False)
+    workers = train(config(data, tmp_path / "workers", steps=3, workers=2), progress=False)
+    a, b = load_file(str(alone / "model.safetensors")), load_file(str(workers / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match=r"workers=-1 must be a whole number >= 0"):
+        train(config(data, tmp_path / "bad", workers=-1), progress=False)
 
 
 def test_paper_policy_changes_only_the_trainable_tensors(data, tmp_path):

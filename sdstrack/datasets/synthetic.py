@@ -34,8 +34,11 @@ Conventions:
 from __future__ import annotations
 
 import math
+import multiprocessing
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -197,24 +200,40 @@ def generate_sequence(name: str, x_format: str, length: int = 100, size: tuple[i
 
 
 def write_synthetic(root: str | Path, sequences: int = 4, length: int = 100, x_format: str = "depth",
-                    size: tuple[int, int] = (320, 240), seed: int = 0, **options: object) -> list[str]:
+                    size: tuple[int, int] = (320, 240), seed: int = 0, workers: int = 0,
+                    **options: object) -> list[str]:
     """Write ``sequences`` synthetic sequences (named ``synthetic-{x_format}-{i:04d}``) into ``root`` in the
-    plain folder layout (module docstring); returns their names. Same arguments, byte-identical files."""
-    root = Path(root)
+    plain folder layout (module docstring); returns their names. Same arguments, byte-identical files,
+    whatever ``workers`` is: the number of processes writing sequences side by side (0: this process;
+    more: fresh processes, so a script that calls this needs the ``if __name__ == "__main__":`` guard)."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+        raise ValueError(f"workers must be a whole number >= 0, got {workers!r}")
+    SyntheticOptions(**options)  # type: ignore[arg-type]  # bad options fail here, not in a worker
     names = [f"synthetic-{x_format}-{index:04d}" for index in range(sequences)]
-    for name in names:
-        rgb, xs, boxes, _, attributes = generate_sequence(name, x_format, length, size, seed, **options)
-        folder = root / name
-        (folder / "color").mkdir(parents=True, exist_ok=True)
-        (folder / x_format).mkdir(parents=True, exist_ok=True)
-        for index, (colour, x) in enumerate(zip(rgb, xs)):
-            file = f"{index + 1:08d}.png"
-            cv2.imwrite(str(folder / "color" / file), cv2.cvtColor(colour, cv2.COLOR_RGB2BGR))
-            cv2.imwrite(str(folder / x_format / file), x if x.ndim == 2 else cv2.cvtColor(x, cv2.COLOR_RGB2BGR))
-        (folder / "groundtruth.txt").write_text("".join(",".join(f"{v:g}" for v in box) + "\n" for box in boxes))
-        for key, flags in attributes.items():
-            write_flags(folder / f"{key}.tag", flags)
+    write = partial(_write_sequence, Path(root), x_format=x_format, length=length, size=size, seed=seed,
+                    options=options)
+    if workers == 0:
+        for name in names:
+            write(name)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(write, names))
     return names
+
+
+def _write_sequence(root: Path, name: str, *, x_format: str, length: int, size: tuple[int, int], seed: int,
+                    options: dict) -> None:
+    rgb, xs, boxes, _, attributes = generate_sequence(name, x_format, length, size, seed, **options)
+    folder = root / name
+    (folder / "color").mkdir(parents=True, exist_ok=True)
+    (folder / x_format).mkdir(parents=True, exist_ok=True)
+    for index, (colour, x) in enumerate(zip(rgb, xs)):
+        file = f"{index + 1:08d}.png"
+        cv2.imwrite(str(folder / "color" / file), cv2.cvtColor(colour, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(folder / x_format / file), x if x.ndim == 2 else cv2.cvtColor(x, cv2.COLOR_RGB2BGR))
+    (folder / "groundtruth.txt").write_text("".join(",".join(f"{v:g}" for v in box) + "\n" for box in boxes))
+    for key, flags in attributes.items():
+        write_flags(folder / f"{key}.tag", flags)
 
 
 class _Scene:

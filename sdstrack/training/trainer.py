@@ -82,6 +82,10 @@ class TrainConfig:
             autocast of the forward passes; weights and optimiser stay float32.
         device: ``cuda``, ``cpu``...; default cuda when available (under torchrun: cuda:LOCAL_RANK).
         seed: samples, masks and initialisation are functions of it (and the step).
+        workers: processes that draw the training samples (and write missing synthetic sequences) while
+            the network trains; 0: the training process draws them itself. The samples are the same
+            whatever the number: on a GPU, drawing them is what limits the rate without workers (about
+            100 samples/s per CPU core at 64/128 px crops).
         checkpoint_every, log_every, validate_every: in steps (validate_every None: at the end only).
         sampling: :class:`SamplingOptions` fields.
     """
@@ -107,6 +111,7 @@ class TrainConfig:
     precision: str = "float32"
     device: str | None = None
     seed: int = 0
+    workers: int = 0
     checkpoint_every: int = 500
     log_every: int = 10
     validate_every: int | None = None
@@ -124,6 +129,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{name}={value!r} must be a whole number >= 1")
+        if not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers < 0:
+            problems.append(f"workers={self.workers!r} must be a whole number >= 0")
         if not isinstance(self.modality_drop, (int, float)) or not 0 <= self.modality_drop <= 1:
             problems.append(f"modality_drop={self.modality_drop!r} must lie in [0, 1]")
         elif self.modality_drop and not self.distillation:
@@ -191,7 +198,7 @@ def _source(source: DataSource | dict) -> DataSource:
     return dataclasses.replace(source, sequences=sequences)
 
 
-def _load_sources(sources: tuple[DataSource, ...]) -> list[tuple[list[Sequence], float]]:
+def _load_sources(sources: tuple[DataSource, ...], workers: int = 0) -> list[tuple[list[Sequence], float]]:
     loaded = []
     for source in sources:
         if source.dataset == "synthetic":
@@ -199,7 +206,7 @@ def _load_sources(sources: tuple[DataSource, ...]) -> list[tuple[list[Sequence],
 
             root = Path(source.root)
             if not (root / ".complete").is_file():  # written completely once; a killed write starts over
-                write_synthetic(root, **(source.synthetic or {}))
+                write_synthetic(root, **(source.synthetic or {}), workers=workers)
                 (root / ".complete").write_text(json.dumps(source.synthetic or {}) + "\n")
             elif json.loads((root / ".complete").read_text()) != (source.synthetic or {}):
                 raise DatasetError(f"{root} holds synthetic sequences made with other settings; use another root")
@@ -274,9 +281,9 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
     _initialise(model, config.init)
     model.to(device)
     apply_policy(model, config.policy)
-    sampler = PairSampler(_load_sources(config.train_data), model_config,
+    sampler = PairSampler(_load_sources(config.train_data, config.workers), model_config,
                           SamplingOptions(**config.sampling), config.seed)
-    val_sequences = [s for sequences, _ in _load_sources(config.val_data) for s in sequences]
+    val_sequences = [s for sequences, _ in _load_sources(config.val_data, config.workers) for s in sequences]
     objective: nn.Module = _Objective(model, config.distillation)
     if world > 1:
         objective = nn.parallel.DistributedDataParallel(objective, device_ids=[device] if device.type == "cuda"
@@ -294,11 +301,17 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
     bar = tqdm(total=config.steps, initial=step, unit=" steps", disable=not progress or rank != 0)
     log = (out / "log.jsonl").open("a") if rank == 0 else None
     started, samples_done = time.perf_counter(), 0
+    # fresh worker processes (spawned: forking a process that has run OpenCV's or OpenMP's threads can
+    # hang the child), and a generator of their own (the global one drives drop path)
+    batches = iter(torch.utils.data.DataLoader(
+        _StepBatches(sampler, step, config.steps, config.batch_size, rank, per_rank), batch_size=None,
+        num_workers=config.workers, pin_memory=device.type == "cuda", worker_init_fn=_single_threaded,
+        multiprocessing_context="spawn" if config.workers else None, generator=torch.Generator()))
     try:
         while step < config.steps:
             first = step * config.batch_size + rank * per_rank
             indices = range(first, first + per_rank)
-            batch = sampler.batch(indices, device)
+            template, search, boxes = (t.to(device, non_blocking=True) for t in next(batches))
             rgb_mask, x_mask = (m.to(device) for m in sample_masks(model_config, indices, config.seed,
                                                                             config.modality_drop))
             epoch = step // config.steps_per_epoch + 1
@@ -306,7 +319,7 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
                                       model_config.ce_keep_ratio)
             train_mode(model)
             with torch.autocast(device.type, dtype=precision, enabled=precision != torch.float32):
-                loss, parts = objective(batch.template, batch.search, batch.boxes, rgb_mask, x_mask, keep)
+                loss, parts = objective(template, search, boxes, rgb_mask, x_mask, keep)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -340,6 +353,31 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return out / "model"
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Item ``k``: this process's share of the global batch of step ``first_step + k``, as CPU tensors
+    (template, search, boxes): what a worker of the training run's DataLoader draws."""
+
+    def __init__(self, sampler: PairSampler, first_step: int, steps: int, batch_size: int, rank: int,
+                 per_rank: int) -> None:
+        self.sampler, self.first_step, self.steps = sampler, first_step, steps
+        self.batch_size, self.rank, self.per_rank = batch_size, rank, per_rank
+
+    def __len__(self) -> int:
+        return self.steps - self.first_step
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        first = (self.first_step + k) * self.batch_size + self.rank * self.per_rank
+        batch = self.sampler.batch(range(first, first + self.per_rank))
+        return batch.template, batch.search, batch.boxes
+
+
+def _single_threaded(_worker: int) -> None:
+    """A sample-drawing worker uses one core: the workers, not OpenCV's threads, share the machine."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def validate(model: SDSTrack, sequences: list[Sequence]) -> dict:
@@ -406,17 +444,21 @@ def _save_checkpoint(out: Path, config: TrainConfig, model, optimizer, scheduler
         staging.rename(folder)
 
 
+# where a run goes on, not what it computes: a run stopped on one machine resumes on another
+_MACHINE_FIELDS = ("device", "workers")
+
+
 def _resume(out: Path, config: TrainConfig, model, optimizer, scheduler, scaler, rank: int) -> int:
-    """Restore the latest checkpoint of ``out`` (the run's config must match) and return its step; a new
-    run writes its config and starts at step 0."""
+    """Restore the latest checkpoint of ``out`` (the run's config must match, except in
+    :data:`_MACHINE_FIELDS`) and return its step; a new run writes its config and starts at step 0."""
     from safetensors.torch import load_file
 
     config_path = out / "config.json"
     if config_path.is_file():
-        existing = json.loads(config_path.read_text())
-        if existing != config.to_dict():
-            differing = sorted(k for k in set(existing) | set(config.to_dict())
-                               if existing.get(k) != config.to_dict().get(k))
+        existing, current = json.loads(config_path.read_text()), config.to_dict()
+        differing = sorted(k for k in set(existing) | set(current)
+                           if k not in _MACHINE_FIELDS and existing.get(k) != current.get(k))
+        if differing:
             raise ValueError(f"{out} holds a run with another training config (differs in: {', '.join(differing)}); "
                              "use another output_dir to start a new run")
     elif rank == 0:
