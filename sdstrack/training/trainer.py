@@ -309,8 +309,7 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
         multiprocessing_context="spawn" if config.workers else None, generator=torch.Generator()))
     try:
         while step < config.steps:
-            first = step * config.batch_size + rank * per_rank
-            indices = range(first, first + per_rank)
+            indices = _sample_indices(step, config.batch_size, rank, per_rank)
             template, search, boxes = (t.to(device, non_blocking=True) for t in next(batches))
             rgb_mask, x_mask = (m.to(device) for m in sample_masks(model_config, indices, config.seed,
                                                                             config.modality_drop))
@@ -368,9 +367,14 @@ class _StepBatches(torch.utils.data.Dataset):
         return self.steps - self.first_step
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        first = (self.first_step + k) * self.batch_size + self.rank * self.per_rank
-        batch = self.sampler.batch(range(first, first + self.per_rank))
+        batch = self.sampler.batch(_sample_indices(self.first_step + k, self.batch_size, self.rank, self.per_rank))
         return batch.template, batch.search, batch.boxes
+
+
+def _sample_indices(step: int, batch_size: int, rank: int, per_rank: int) -> range:
+    """Global indices of the samples (and masks) process ``rank`` takes at ``step``."""
+    first = step * batch_size + rank * per_rank
+    return range(first, first + per_rank)
 
 
 def _single_threaded(_worker: int) -> None:
