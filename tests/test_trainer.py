@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from sdstrack import SDSTrack, SDSTrackConfig, Tracker
 from sdstrack.datasets import DatasetError, load_dataset
-from sdstrack.training import PairSampler, SamplingOptions, parameter_role, train
+from sdstrack.training import PairSampler, SamplingOptions, parameter_role, train, validate
 from sdstrack.training.trainer import sample_masks
 
 from .benchmark_layouts import write_benchmark
@@ -68,6 +68,24 @@ def test_x_noise_replaces_only_the_search_x_image(data):
         assert np.array_equal(b0, b2) and (s0.x != s2.x).any(-1).mean() > 0.25
     with pytest.raises(ValueError, match=r"x_noise_probability=1.5 must lie in \[0, 1\]"):
         SamplingOptions(x_noise_probability=1.5)
+
+
+@pytest.mark.parametrize("every, points", [(2, [2, 4]), (3, [3, 4])])
+def test_validation_is_logged_once_per_point_and_a_finished_run_is_left_alone(data, tmp_path, every, points):
+    run = config(data, tmp_path / "run", val_data=[{"dataset": "folder", "root": str(data)}], validate_every=every)
+    model_dir = train(run, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    validations = [r for r in log if "validation" in r]
+    assert [r["step"] for r in validations] == points
+    # the last one scores the saved model: tracking the validation sequences with it again gives the same
+    expected = validate(SDSTrack.from_pretrained(model_dir), load_dataset("folder", data))
+    assert validations[-1]["validation"] == pytest.approx(expected, abs=1e-9)
+    # the same config again: the finished run is left as it is; another config is an error naming the field
+    written = {path: path.stat().st_mtime_ns for path in (tmp_path / "run").rglob("*") if path.is_file()}
+    assert train(run, progress=False) == model_dir
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "run").rglob("*") if path.is_file()} == written
+    with pytest.raises(ValueError, match=r"differs in: steps"):
+        train({**run, "steps": 6}, progress=False)
 
 
 def test_training_lowers_the_loss_and_writes_a_model_the_tracker_loads(data, tmp_path):

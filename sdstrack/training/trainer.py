@@ -264,7 +264,8 @@ def sample_masks(config: SDSTrackConfig, indices, seed: int,
 
 
 def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> Path:
-    """Run (or resume) a training run; returns the folder of the trained model (``output_dir/model``)."""
+    """Run (or resume) a training run; returns the folder of the trained model (``output_dir/model``).
+    A finished run is left as it is (its model is returned; a config that differs from the run's is an error)."""
     if isinstance(config, (str, Path)):
         config = TrainConfig.load(config)
     elif isinstance(config, dict):
@@ -295,6 +296,7 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
     precision = parse_dtype(config.precision)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
     step = _resume(out, config, model, optimizer, scheduler, scaler, rank)
+    finished = step == config.steps and (out / "model" / WEIGHTS_NAME).is_file()  # nothing left to do
     trainable = [p for p in model.parameters() if p.requires_grad]
     from tqdm import tqdm
 
@@ -342,9 +344,9 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
                 _save_checkpoint(out, config, model, optimizer, scheduler, scaler, step, rank)
     finally:
         bar.close()
-    if rank == 0:
-        if val_sequences and log is not None:
-            _log_validation(log, step, model, val_sequences)
+    if rank == 0 and not finished:
+        if val_sequences and log is not None and not (config.validate_every and step % config.validate_every == 0):
+            _log_validation(log, step, model, val_sequences)  # the last step, unless it was a validation point
         model.eval().save_pretrained(out / "model")
     if log is not None:
         log.close()
