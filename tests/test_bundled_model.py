@@ -57,13 +57,13 @@ def test_the_bundled_onnx_file_is_the_bundled_weights():
 
 
 def test_the_default_model_tracks_clips_it_has_never_seen(tracker, clips):
-    assert _mean_iou(tracker, clips) >= 0.5  # 0.534 measured when it was bundled
+    assert _mean_iou(tracker, clips) >= 0.5  # 0.585 measured when it was bundled
 
 
 def test_the_default_model_keeps_following_with_depth_missing_on_every_other_frame(tracker, clips):
-    # 0.38 measured when it was bundled (0.53 with both sensors, about 0.03 for random weights): it leans on
-    # depth, and a missing depth frame costs accuracy (weights/sdstrack-demo/README.md, robustness table).
-    assert _mean_iou(tracker, clips, drop_x_every=2) >= 0.3
+    # 0.479 measured when it was bundled (0.585 with both sensors, about 0.03 for random weights); the previous
+    # default, trained without the missing-sensor options, scored 0.38 here (weights/sdstrack-demo/README.md)
+    assert _mean_iou(tracker, clips, drop_x_every=2) >= 0.4
 
 
 def test_fine_tuning_starts_exactly_from_the_bundled_model(tmp_path):
