@@ -270,8 +270,11 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
         config = TrainConfig.load(config)
     elif isinstance(config, dict):
         config = TrainConfig.from_dict(config)
-    rank, world = _distributed_start()
     out = Path(config.output_dir)
+    _check_same_run(out, config)
+    if (out / "model" / WEIGHTS_NAME).is_file():  # written only once the last step is done
+        return out / "model"
+    rank, world = _distributed_start()
     device = _device(config.device)
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the {world} processes")
@@ -296,7 +299,6 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
     precision = parse_dtype(config.precision)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
     step = _resume(out, config, model, optimizer, scheduler, scaler, rank)
-    finished = step == config.steps and (out / "model" / WEIGHTS_NAME).is_file()  # nothing left to do
     trainable = [p for p in model.parameters() if p.requires_grad]
     from tqdm import tqdm
 
@@ -338,14 +340,14 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
                           "grad_norm": float(grad_norm), "samples_per_s": rate, **parts}
                 log.write(json.dumps(record) + "\n")
                 log.flush()
-            if config.validate_every and step % config.validate_every == 0 and val_sequences and rank == 0:
+            if _is_validation_point(config, step) and val_sequences and rank == 0:
                 _log_validation(log, step, model, val_sequences)
             if step % config.checkpoint_every == 0 or step == config.steps:
                 _save_checkpoint(out, config, model, optimizer, scheduler, scaler, step, rank)
     finally:
         bar.close()
-    if rank == 0 and not finished:
-        if val_sequences and log is not None and not (config.validate_every and step % config.validate_every == 0):
+    if rank == 0:
+        if val_sequences and log is not None and not _is_validation_point(config, step):
             _log_validation(log, step, model, val_sequences)  # the last step, unless it was a validation point
         model.eval().save_pretrained(out / "model")
     if log is not None:
@@ -402,6 +404,10 @@ def validate(model: SDSTrack, sequences: list[Sequence]) -> dict:
     return scores["overall"]
 
 
+def _is_validation_point(config: TrainConfig, step: int) -> bool:
+    return bool(config.validate_every) and step % config.validate_every == 0
+
+
 def _log_validation(log, step: int, model: SDSTrack, sequences: list[Sequence]) -> None:
     scores = validate(model, sequences)
     if log is not None:
@@ -454,20 +460,26 @@ def _save_checkpoint(out: Path, config: TrainConfig, model, optimizer, scheduler
 _MACHINE_FIELDS = ("device", "workers")
 
 
+def _check_same_run(out: Path, config: TrainConfig) -> None:
+    """A run already in ``out`` must have been started with ``config`` (except in :data:`_MACHINE_FIELDS`)."""
+    config_path = out / "config.json"
+    if not config_path.is_file():
+        return
+    existing, current = json.loads(config_path.read_text()), config.to_dict()
+    differing = sorted(k for k in set(existing) | set(current)
+                       if k not in _MACHINE_FIELDS and existing.get(k) != current.get(k))
+    if differing:
+        raise ValueError(f"{out} holds a run with another training config (differs in: {', '.join(differing)}); "
+                         "use another output_dir to start a new run")
+
+
 def _resume(out: Path, config: TrainConfig, model, optimizer, scheduler, scaler, rank: int) -> int:
-    """Restore the latest checkpoint of ``out`` (the run's config must match, except in
-    :data:`_MACHINE_FIELDS`) and return its step; a new run writes its config and starts at step 0."""
+    """Restore the latest checkpoint of ``out`` (a run of the same config, :func:`_check_same_run`) and return
+    its step; a new run writes its config and starts at step 0."""
     from safetensors.torch import load_file
 
     config_path = out / "config.json"
-    if config_path.is_file():
-        existing, current = json.loads(config_path.read_text()), config.to_dict()
-        differing = sorted(k for k in set(existing) | set(current)
-                           if k not in _MACHINE_FIELDS and existing.get(k) != current.get(k))
-        if differing:
-            raise ValueError(f"{out} holds a run with another training config (differs in: {', '.join(differing)}); "
-                             "use another output_dir to start a new run")
-    elif rank == 0:
+    if not config_path.is_file() and rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         config_path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     folder = out / "checkpoint"
