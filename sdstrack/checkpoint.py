@@ -107,13 +107,14 @@ def resolve(
     """Return a local folder holding the checkpoint: a bundled model's short name (see
     :func:`bundled_models`; never the network), ``name_or_path`` itself, or a Hub snapshot.
 
-    ``~`` is expanded. A name that does not exist locally is a local path, and an immediate
-    :class:`CheckpointError` without any Hub request, when it is a :class:`~pathlib.Path` or looks like
-    a path: it starts with ``.``, ``/`` or ``~``, holds a backslash (or the platform's separator),
-    holds more than one ``/``, ends with ``/``, or is ``a/b`` with ``a`` an existing folder under the
-    current directory. Any other string is a Hub repo id (``owner/name``) and its ``filenames`` are
-    fetched with :func:`huggingface_hub.hf_hub_download`, which honours ``HF_HUB_OFFLINE``, the cache
-    and ``revision`` (branch, tag or commit hash).
+    ``~`` is expanded. A local folder must hold every one of ``filenames`` (a folder in the current
+    directory named like a bundled model takes that model's place, so it must too). A name that does not
+    exist locally is a local path, and an immediate :class:`CheckpointError` without any Hub request,
+    when it is a :class:`~pathlib.Path` or looks like a path: it starts with ``.``, ``/`` or ``~``, holds
+    a backslash (or the platform's separator), holds more than one ``/``, ends with ``/``, or is ``a/b``
+    with ``a`` an existing folder under the current directory. Any other string is a Hub repo id
+    (``owner/name``) and its ``filenames`` are fetched with :func:`huggingface_hub.hf_hub_download`, which
+    honours ``HF_HUB_OFFLINE``, the cache and ``revision`` (branch, tag or commit hash).
     """
     bundled = bundled_models()
     if isinstance(name_or_path, str) and name_or_path in bundled and not Path(name_or_path).exists():
@@ -124,6 +125,9 @@ def resolve(
     except RuntimeError:  # "~unknown-user/...": left as written, so it is reported as a missing folder
         pass
     if path.is_dir():
+        missing = [name for name in filenames if not (path / name).is_file()]
+        if missing:
+            raise CheckpointError(_incomplete_folder_message(path, missing, str(name_or_path) in bundled))
         return path
     if path.exists():
         raise CheckpointError(f"{path} is a file; pass the folder that holds {CONFIG_NAME} and {WEIGHTS_NAME}")
@@ -188,6 +192,16 @@ def _is_local_path(name_or_path: str | Path) -> bool:
         return True
     owner, slash, _ = name.partition("/")
     return bool(slash) and Path(owner).is_dir()
+
+
+def _incomplete_folder_message(path: Path, missing: list[str], shadows_bundled: bool) -> str:
+    """Say which checkpoint files the local folder ``path`` lacks (and, when its name is a bundled model's,
+    that the folder hides that model)."""
+    message = f"The checkpoint folder {path.absolute()} has no {' or '.join(missing)}."
+    if shadows_bundled:
+        message += (f" It is named like the bundled model {path.name!r}, which a folder of that name in the current "
+                    f"directory replaces: to load the bundled model, run from another directory or rename the folder.")
+    return message + " A checkpoint folder holds config.json and model.safetensors (model.onnx for ONNX Runtime)."
 
 
 def _missing_folder_message(path: Path) -> str:

@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="track a generated clip with the bundled model: scores, speed, video")
     demo.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
-    demo.add_argument("--out", default="sdstrack-demo", help="folder for the clip, boxes.txt and demo.mp4")
+    demo.add_argument("--out", default="demo-output", help="folder for the clip, boxes.txt and demo.mp4")
     demo.add_argument("--clip", help="track this sequence folder (color/ + depth|thermal|event/ + groundtruth.txt)")
     demo.add_argument("--frames", type=int, default=150, help="length of the generated clip")
     demo.add_argument("--size", type=_parse_size, default=(640, 480), metavar="WxH", help="generated frame size")

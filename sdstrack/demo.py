@@ -50,7 +50,7 @@ class DemoResult:
 
 def run_demo(
     model: str | Path = checkpoint.DEFAULT_MODEL,
-    out: str | Path = "sdstrack-demo",
+    out: str | Path = "demo-output",
     *,
     clip: str | Path | None = None,
     frames: int = 150,
@@ -68,9 +68,10 @@ def run_demo(
     """
     from .tracker import Tracker
 
+    config = checkpoint.resolve(model, filenames=(checkpoint.CONFIG_NAME,)) / checkpoint.CONFIG_NAME
+    modality = SDSTrackConfig.load(config).modality
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    modality = SDSTrackConfig.load(checkpoint.resolve(model) / checkpoint.CONFIG_NAME).modality
     if clip is None:
         clip = out / "clip"
         if not clip.is_dir():

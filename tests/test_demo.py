@@ -42,3 +42,14 @@ def test_demo_command_names_no_model(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and f"{DEFAULT_MODEL} on" in out and "success AUC" in out and "frames/s" in out
     assert len((tmp_path / "d" / "boxes.txt").read_text().splitlines()) == 6
+
+
+def test_the_readme_command_runs_as_written_and_again(tmp_path, monkeypatch, capsys):
+    """`sdstrack demo` with no option in a fresh directory, twice: its output folder must not hide the model."""
+    from sdstrack.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["demo", "--frames", "5", "--size", "96x80", "--device", "cpu", "--no-render"]) == 0
+        assert len((tmp_path / "demo-output" / "boxes.txt").read_text().splitlines()) == 5
+    assert f"{DEFAULT_MODEL} on" in capsys.readouterr().out

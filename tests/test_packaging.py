@@ -34,6 +34,29 @@ def test_a_local_folder_of_the_same_name_wins(no_network, tmp_path, monkeypatch)
     assert resolve(DEFAULT_MODEL) == Path(DEFAULT_MODEL)
 
 
+def test_a_folder_of_the_same_name_that_is_no_checkpoint_is_a_clear_error(no_network, tmp_path, monkeypatch):
+    from sdstrack.checkpoint import CheckpointError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / DEFAULT_MODEL / "clip").mkdir(parents=True)  # e.g. the output of some earlier run
+    with pytest.raises(CheckpointError) as info:
+        Tracker.from_pretrained(device="cpu")
+    message = str(info.value)
+    assert f"{tmp_path / DEFAULT_MODEL} has no config.json or model.safetensors" in message
+    assert f"named like the bundled model '{DEFAULT_MODEL}'" in message and "rename the folder" in message
+
+
+def test_a_local_folder_must_hold_what_the_backend_reads(tmp_path):
+    from sdstrack.checkpoint import CheckpointError
+
+    SDSTrack(SDSTrack.from_pretrained().config).save_pretrained(tmp_path / "model")
+    (tmp_path / "model" / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match=r"model has no model.safetensors\. A checkpoint folder") as info:
+        SDSTrack.from_pretrained(tmp_path / "model")
+    assert "bundled" not in str(info.value)
+    assert resolve(tmp_path / "model", filenames=("config.json",)) == tmp_path / "model"  # what it asks for is there
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is in the standard library from Python 3.11")
 def test_every_package_of_the_source_tree_is_listed_in_pyproject():
     import tomllib

@@ -244,7 +244,7 @@ def _claim_output(out: Path, settings: dict) -> None:
 def _check_modality(model, sequences: list[Sequence]) -> None:
     if not sequences:
         raise EvaluationError("the benchmark selection holds no sequences")
-    folder = checkpoint.resolve(model)
+    folder = checkpoint.resolve(model, filenames=(checkpoint.CONFIG_NAME,))
     modality = SDSTrackConfig.load(folder / checkpoint.CONFIG_NAME).modality
     formats = sorted({s.x_format for s in sequences})
     if formats != [modality]:
