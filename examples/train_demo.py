@@ -1,17 +1,19 @@
 """Train the small demo RGB-D model on synthetic sequences, from scratch, with sdstrack's own training code.
 
-Usage: python examples/train_demo.py WORKDIR [--steps N] [--more-steps M] [--precision bfloat16|float32]
-           [--no-distillation] [--seed S] [--workers N]
+Usage: python examples/train_demo.py WORKDIR [--steps N] [--more-steps M [M ...]]
+           [--precision bfloat16|float32] [--no-distillation] [--seed S] [--workers N]
 
-Two stages, each an ordinary ``sdstrack.train`` run (its full config is the config.json in its folder):
+A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is the config.json in its folder):
 
 1. WORKDIR/<run>/stage1: N steps (default 7,000) from random weights at lr 5e-4, divided by 10 at 80 % of
    them; candidate elimination keeps every token for 4 "epochs" of 400 steps, then ramps to its keep ratio.
-2. WORKDIR/<run>/stage2: M more steps (default 3,000) from stage 1's weights at lr 1e-4, divided by 10 at
-   80 %, candidate elimination at its keep ratio throughout, samples and masks drawn with seed S + 2 (so
-   they are not the ones stage 1 began with). --more-steps 0 stops after stage 1.
+2. WORKDIR/<run>/stage2, stage3, ...: one per number after --more-steps (default 3,000 4,000 6,000), each
+   that many more steps from the previous stage's weights with the learning rate started again at 1e-4
+   and divided by 10 at 80 % of the stage, candidate elimination at its keep ratio throughout, samples and
+   masks drawn with seed S + 2 (stage 2), S + 4 (stage 3), ... so that no stage repeats another's draws.
+   --more-steps with no number stops after stage 1.
 
-Both stages train for missing and broken sensors (options sdstrack adds to the paper's recipe): the masked
+Every stage trains for missing and broken sensors (options sdstrack adds to the paper's recipe): the masked
 pass hides one whole modality in half of the samples (``modality_drop`` 0.5) and a fifth of the search
 frames get uniform noise for depth (``x_noise_probability`` 0.2). <run> is "run"; "run-no-distillation"
 with --no-distillation (the paper's ablation: the same stages and seeds with one clean forward per step,
@@ -22,10 +24,11 @@ process drawing samples is slower than the network trains; the model does not de
 
 The training and validation sequences are synthetic, written into WORKDIR/data on first use
 (deterministic: the same files on any machine). A stopped run resumes from its checkpoints and a finished
-stage is not run again (the same command with other options is an error naming them). The finished model
-is WORKDIR/<run>/stage2/model (config.json + model.safetensors; stage1/model with --more-steps 0). This is
-how the bundled ``sdstrack-demo`` model was trained (weights/sdstrack-demo/README.md: the command, wall
-time and results).
+stage is not run again (the same command with other options is an error naming them), so adding a number
+to --more-steps trains one more stage on top of the finished ones. The finished model is the last stage's
+``model`` folder (config.json + model.safetensors; WORKDIR/run/stage4/model by default). This is how the
+bundled ``sdstrack-demo`` model was trained (weights/sdstrack-demo/README.md: the command, wall time and
+results).
 """
 
 import argparse
@@ -37,9 +40,9 @@ MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fus
          "ce_layers": [1, 3, 4], "head_channels": 64, "template_size": 64, "search_size": 128}
 
 
-def stage_configs(workdir: Path, steps: int, more_steps: int, precision: str, distillation: bool, seed: int,
-                  workers: int) -> list[dict]:
-    """The training configs of the stages, in order (the second starts from the first one's model)."""
+def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: str, distillation: bool,
+                  seed: int, workers: int) -> list[dict]:
+    """The training configs of the stages, in order (each after the first starts from the one before)."""
     data = workdir / "data"
     run = workdir / (("run" if distillation else "run-no-distillation") + (f"-seed{seed}" if seed else ""))
     common = {
@@ -54,19 +57,21 @@ def stage_configs(workdir: Path, steps: int, more_steps: int, precision: str, di
     }
     stages = [{**common, "output_dir": str(run / "stage1"), "steps": steps, "lr": 5e-4,
                "lr_drop_step": int(steps * 0.8), "seed": seed, "validate_every": 2000}]
-    if more_steps:
-        stages.append({**common, "output_dir": str(run / "stage2"), "init": str(run / "stage1" / "model"),
-                       "steps": more_steps, "lr": 1e-4, "lr_drop_step": int(more_steps * 0.8),
-                       "ce_start_epoch": 1, "ce_warmup_epochs": 0, "seed": seed + 2,
-                       "validate_every": more_steps // 2})
+    for number, stage_steps in enumerate(more_steps, start=2):
+        stages.append({**common, "output_dir": str(run / f"stage{number}"),
+                       "init": str(Path(stages[-1]["output_dir"]) / "model"), "steps": stage_steps, "lr": 1e-4,
+                       "lr_drop_step": int(stage_steps * 0.8), "ce_start_epoch": 1, "ce_warmup_epochs": 0,
+                       "seed": seed + 2 * (number - 1), "validate_every": stage_steps // 2})
     return stages
 
 
-def main() -> None:
+def argument_parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the bundled model's recipe."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--steps", type=int, default=7000, help="steps of stage 1 (from scratch)")
-    parser.add_argument("--more-steps", type=int, default=3000, help="steps of stage 2 (0: no stage 2)")
+    parser.add_argument("--more-steps", type=int, nargs="*", default=[3000, 4000, 6000],
+                        help="steps of each stage after the first (none: stage 1 only)")
     parser.add_argument("--precision", default="bfloat16",
                         help="autocast of the forward passes: bfloat16 (GPUs, CPUs with AVX-512 BF16) or float32")
     parser.add_argument("--no-distillation", action="store_true", help="the ablation without masked distillation")
@@ -75,9 +80,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0,
                         help="processes drawing training samples (e.g. the CPU cores on a GPU machine); the "
                              "samples, and so the model, do not depend on it")
+    return parser
+
+
+def main() -> None:
+    parser = argument_parser()
     args = parser.parse_args()
-    if args.steps < 1 or args.more_steps < 0:
-        parser.error("--steps must be at least 1 and --more-steps at least 0")
+    if args.steps < 1 or any(steps < 1 for steps in args.more_steps):
+        parser.error(f"every number of steps must be at least 1 (--steps {args.steps}, --more-steps "
+                     f"{' '.join(map(str, args.more_steps))}); give --more-steps no number for stage 1 alone")
     for config in stage_configs(args.workdir, args.steps, args.more_steps, args.precision,
                                 not args.no_distillation, args.seed, args.workers):
         model = train(config)  # a finished stage returns at once

@@ -57,13 +57,15 @@ def test_the_bundled_onnx_file_is_the_bundled_weights():
 
 
 def test_the_default_model_tracks_clips_it_has_never_seen(tracker, clips):
-    assert _mean_iou(tracker, clips) >= 0.5  # 0.585 measured when it was bundled
+    # 0.677 measured when it was bundled; the previous default (stage 2 of its recipe) scored 0.585 here
+    assert _mean_iou(tracker, clips) >= 0.6
 
 
 def test_the_default_model_keeps_following_with_depth_missing_on_every_other_frame(tracker, clips):
-    # 0.479 measured when it was bundled (0.585 with both sensors, about 0.03 for random weights); the previous
-    # default, trained without the missing-sensor options, scored 0.38 here (weights/sdstrack-demo/README.md)
-    assert _mean_iou(tracker, clips, drop_x_every=2) >= 0.4
+    # 0.651 measured when it was bundled (0.677 with both sensors, about 0.03 for random weights); the previous
+    # default scored 0.479 here, the first one, trained without the missing-sensor options, 0.38
+    # (weights/sdstrack-demo/README.md)
+    assert _mean_iou(tracker, clips, drop_x_every=2) >= 0.55
 
 
 def test_fine_tuning_starts_exactly_from_the_bundled_model(tmp_path):
