@@ -201,6 +201,8 @@ def _incomplete_folder_message(path: Path, missing: list[str], shadows_bundled: 
     if shadows_bundled:
         message += (f" It is named like the bundled model {path.name!r}, which a folder of that name in the current "
                     f"directory replaces: to load the bundled model, run from another directory or rename the folder.")
+    if "model.onnx" in missing:
+        message += f" ONNX Runtime runs model.onnx: write it with `sdstrack export-onnx {path}`."
     return message + " A checkpoint folder holds config.json and model.safetensors (model.onnx for ONNX Runtime)."
 
 

@@ -1,5 +1,6 @@
 """ONNX export and the ONNX Runtime tracker backend against the PyTorch path."""
 
+import re
 import shutil
 
 import numpy as np
@@ -72,7 +73,10 @@ def test_onnx_multi_target(onnx_dir, fixtures, tiny_model):
 
 
 def test_missing_onnx_file_says_how_to_export(tiny_dir):
-    with pytest.raises(FileNotFoundError, match="sdstrack export-onnx"):
+    from sdstrack.checkpoint import CheckpointError
+
+    expected = rf"has no model\.onnx\. .*`sdstrack export-onnx {re.escape(str(tiny_dir))}`"
+    with pytest.raises(CheckpointError, match=expected):
         Tracker.from_pretrained(tiny_dir, backend="onnxruntime")
 
 
