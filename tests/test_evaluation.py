@@ -1,9 +1,12 @@
 """`sdstrack eval` end to end on generated benchmark folders: every layout, resuming, shards, bad frames."""
 
+import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from sdstrack import SDSTrack, SDSTrackConfig
 from sdstrack.cli import main
@@ -142,6 +145,20 @@ def test_failure_protocol_is_recorded_and_replayed(models, depthtrack, tmp_path)
     assert first.scores["run"]["x_missing_frames"] > 0 and first.scores["overall"] == again.scores["overall"]
     with pytest.raises(EvaluationError, match="differs in: protocol"):
         evaluate(models["depth"], "depthtrack", depthtrack, tmp_path / "a", progress=False)
+
+
+def test_a_folder_resumes_only_with_the_same_weights(models, depthtrack, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(models["depth"], folder)
+    first = evaluate(folder, "depthtrack", depthtrack, tmp_path / "out", progress=False)
+    assert first.scores["run"]["checkpoint_sha256"]["model.safetensors"] == hashlib.sha256(
+        (folder / "model.safetensors").read_bytes()).hexdigest()
+    model = SDSTrack.from_pretrained(folder)
+    with torch.no_grad():
+        model.head.score[4].bias.add_(1.0)
+    model.save_pretrained(folder)  # same name, other weights: its results must not be reused
+    with pytest.raises(EvaluationError, match="differs in: checkpoint_sha256"):
+        evaluate(folder, "depthtrack", depthtrack, tmp_path / "out", progress=False)
 
 
 def test_model_of_another_sensor_is_refused(models, depthtrack, tmp_path):

@@ -16,6 +16,7 @@ at the k-th (1-based), so array jobs on a cluster can split a benchmark into the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from .. import __version__, checkpoint
+from ..backends import backend_files
 from ..config import SDSTrackConfig
 from ..datasets import DatasetError, Sequence, load_dataset
 from ..runtime import dtype_name, parse_dtype
@@ -122,7 +124,7 @@ def evaluate(
         dataset: ``depthtrack``, ``vot-rgbd``, ``lasher``, ``rgbt234``, ``visevent`` or ``folder``.
         root: the benchmark's folder.
         out: output folder (see the module docstring); an existing one is resumed, and must have been
-            made with the same settings.
+            made with the same settings, checkpoint files included (by SHA-256).
         sequences: only these sequences (by name); scores then cover them only.
         workers: processes, each with its own copy of the model (CPU threads are split among them).
         shard: ``(k, n)``: this job runs sequences k-1, k-1+n, k-1+2n, ... (1-based k).
@@ -213,9 +215,25 @@ def _settings(model, dataset, root, sequences, dtype, backend, failure: SensorFa
         "sequences": sorted(sequences) if sequences else None,
         "dtype": dtype_name(parse_dtype(dtype)) if dtype is not None else "float32",
         "backend": backend,
+        "checkpoint_sha256": _checkpoint_digests(model, backend),
         "protocol": failure.to_dict(),
         "tracker_name": tracker_name,
     }
+
+
+def _checkpoint_digests(model, backend: str) -> dict[str, str]:
+    """SHA-256 of each file ``backend`` reads from the checkpoint: a folder resumes only with the same weights,
+    also when a name (a bundled model, a Hub repo, a folder) now holds others."""
+    names = backend_files(backend)
+    folder = checkpoint.resolve(model, filenames=names)
+    digests = {}
+    for name in names:
+        digest = hashlib.sha256()
+        with open(folder / name, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+        digests[name] = digest.hexdigest()
+    return digests
 
 
 def _read_settings(out: Path) -> dict:
