@@ -203,7 +203,7 @@ def _incomplete_folder_message(path: Path, missing: list[str], shadows_bundled: 
                     f"directory replaces: to load the bundled model, run from another directory or rename the folder.")
     if "model.onnx" in missing:
         message += f" ONNX Runtime runs model.onnx: write it with `sdstrack export-onnx {path}`."
-    return message + " A checkpoint folder holds config.json and model.safetensors (model.onnx for ONNX Runtime)."
+    return message + f" A checkpoint folder holds {CONFIG_NAME} and {WEIGHTS_NAME} (model.onnx for ONNX Runtime)."
 
 
 def _missing_folder_message(path: Path) -> str:

@@ -137,8 +137,9 @@ def evaluate(
     failure = failure or SensorFailure()
     out = Path(out)
     all_sequences = load_dataset(dataset, root, sequences)
-    settings = _settings(model, dataset, root, sequences, dtype, backend, failure, tracker_name)
-    _check_modality(model, all_sequences)
+    folder = checkpoint.resolve(model, filenames=backend_files(backend))  # once: settings and modality read it
+    settings = _settings(model, folder, dataset, root, sequences, dtype, backend, failure, tracker_name)
+    _check_modality(model, folder, all_sequences)
     _claim_output(out, settings)
     selected = _shard(all_sequences, shard)
     done = _load_results(out)
@@ -205,7 +206,8 @@ def score_raw_results(dataset: str, root: str | Path, results: str | Path, seque
 
 
 # Settings and the output folder --------------------------------------------------------------------------------
-def _settings(model, dataset, root, sequences, dtype, backend, failure: SensorFailure, tracker_name: str) -> dict:
+def _settings(model, folder: Path, dataset, root, sequences, dtype, backend, failure: SensorFailure,
+              tracker_name: str) -> dict:
     model_path = Path(str(model)).expanduser()
     return {
         "sdstrack": __version__,
@@ -215,17 +217,15 @@ def _settings(model, dataset, root, sequences, dtype, backend, failure: SensorFa
         "sequences": sorted(sequences) if sequences else None,
         "dtype": dtype_name(parse_dtype(dtype)) if dtype is not None else "float32",
         "backend": backend,
-        "checkpoint_sha256": _checkpoint_digests(model, backend),
+        "checkpoint_sha256": _checkpoint_digests(folder, backend_files(backend)),
         "protocol": failure.to_dict(),
         "tracker_name": tracker_name,
     }
 
 
-def _checkpoint_digests(model, backend: str) -> dict[str, str]:
-    """SHA-256 of each file ``backend`` reads from the checkpoint: a folder resumes only with the same weights,
+def _checkpoint_digests(folder: Path, names: tuple[str, ...]) -> dict[str, str]:
+    """SHA-256 of each checkpoint file the backend reads: an output folder resumes only with the same weights,
     also when a name (a bundled model, a Hub repo, a folder) now holds others."""
-    names = backend_files(backend)
-    folder = checkpoint.resolve(model, filenames=names)
     digests = {}
     for name in names:
         digest = hashlib.sha256()
@@ -259,10 +259,9 @@ def _claim_output(out: Path, settings: dict) -> None:
     write_json(path, settings)
 
 
-def _check_modality(model, sequences: list[Sequence]) -> None:
+def _check_modality(model, folder: Path, sequences: list[Sequence]) -> None:
     if not sequences:
         raise EvaluationError("the benchmark selection holds no sequences")
-    folder = checkpoint.resolve(model, filenames=(checkpoint.CONFIG_NAME,))
     modality = SDSTrackConfig.load(folder / checkpoint.CONFIG_NAME).modality
     formats = sorted({s.x_format for s in sequences})
     if formats != [modality]:
