@@ -197,13 +197,15 @@ def _is_local_path(name_or_path: str | Path) -> bool:
 def _incomplete_folder_message(path: Path, missing: list[str], shadows_bundled: bool) -> str:
     """Say which checkpoint files the local folder ``path`` lacks (and, when its name is a bundled model's,
     that the folder hides that model)."""
+    from .export import ONNX_NAME  # here: export imports the model, which imports this module
+
     message = f"The checkpoint folder {path.absolute()} has no {' or '.join(missing)}."
     if shadows_bundled:
         message += (f" It is named like the bundled model {path.name!r}, which a folder of that name in the current "
                     f"directory replaces: to load the bundled model, run from another directory or rename the folder.")
-    if "model.onnx" in missing:
-        message += f" ONNX Runtime runs model.onnx: write it with `sdstrack export-onnx {path}`."
-    return message + f" A checkpoint folder holds {CONFIG_NAME} and {WEIGHTS_NAME} (model.onnx for ONNX Runtime)."
+    if ONNX_NAME in missing:
+        message += f" ONNX Runtime runs {ONNX_NAME}: write it with `sdstrack export-onnx {path}`."
+    return message + f" A checkpoint folder holds {CONFIG_NAME} and {WEIGHTS_NAME} ({ONNX_NAME} for ONNX Runtime)."
 
 
 def _missing_folder_message(path: Path) -> str:
