@@ -102,16 +102,18 @@ def test_resume_is_bit_exact(data, tmp_path, monkeypatch):
     whole = train(config(data, tmp_path / "whole", steps=4), progress=False)
     real_batch = PairSampler.batch
 
-    def stop_at_step_two(self, indices, device="cpu"):
-        if indices[0] >= 2 * 4:  # the third step's samples: the run is killed after its step-2 checkpoint
+    def stop_at_step_four(self, indices, device="cpu"):
+        if indices[0] >= 3 * 4:  # the fourth step's samples: killed after step 3, its last checkpoint step 2
             raise KeyboardInterrupt
         return real_batch(self, indices, device)
 
-    monkeypatch.setattr(PairSampler, "batch", stop_at_step_two)
+    monkeypatch.setattr(PairSampler, "batch", stop_at_step_four)
     with pytest.raises(KeyboardInterrupt):
         train(config(data, tmp_path / "stopped", steps=4), progress=False)
     monkeypatch.setattr(PairSampler, "batch", real_batch)
     assert json.loads((tmp_path / "stopped" / "checkpoint" / "state.json").read_text())["step"] == 2
+    with (tmp_path / "stopped" / "log.jsonl").open("a") as log:  # as if killed in the middle of a line
+        log.write('{"step": 4, "lr": 0.0')
     with pytest.raises(ValueError, match=r"another training config \(differs in: lr\)"):
         train(config(data, tmp_path / "stopped", steps=4, lr=1e-2), progress=False)
     # resumed with sample-drawing workers (a machine setting, not part of what the run computes)
@@ -120,6 +122,15 @@ def test_resume_is_bit_exact(data, tmp_path, monkeypatch):
     assert all(torch.equal(a[k], b[k]) for k in a)
     optimiser = torch.load(tmp_path / "stopped" / "checkpoint" / "optimizer.pt", weights_only=True)
     assert optimiser["scheduler"]["last_epoch"] == 4
+
+    # the log holds each step once, with what the uninterrupted run logged (step 3 was logged before the stop
+    # and again after the resume; only the throughput differs)
+    def logged(run):
+        lines = (tmp_path / run / "log.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "samples_per_s"} for line in lines]
+
+    assert [record["step"] for record in logged("stopped")] == [1, 2, 3, 4]
+    assert logged("stopped") == logged("whole")
 
 
 def test_sample_drawing_workers_train_the_same_model(data, tmp_path):

@@ -303,7 +303,7 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
     from tqdm import tqdm
 
     bar = tqdm(total=config.steps, initial=step, unit=" steps", disable=not progress or rank != 0)
-    log = (out / "log.jsonl").open("a") if rank == 0 else None
+    log = _open_log(out / "log.jsonl", step) if rank == 0 else None
     started, samples_done = time.perf_counter(), 0
     # fresh worker processes (spawned: forking a process that has run OpenCV's or OpenMP's threads can
     # hang the child), and a generator of their own (the global one drives drop path)
@@ -406,6 +406,18 @@ def validate(model: SDSTrack, sequences: list[Sequence]) -> dict:
 
 def _is_validation_point(config: TrainConfig, step: int) -> bool:
     return bool(config.validate_every) and step % config.validate_every == 0
+
+
+def _open_log(path: Path, step: int):
+    """``path`` opened for appending from ``step`` on: a run stopped after its last checkpoint had logged the
+    steps it goes on to compute again, and their lines are dropped, so that a resumed run's log holds each
+    step once, as the uninterrupted run's does; a last line that the stop cut short goes too."""
+    if path.is_file():
+        lines = path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if line.endswith("\n") and json.loads(line)["step"] <= step]
+        if len(kept) < len(lines):
+            path.write_text("".join(kept))
+    return path.open("a")
 
 
 def _log_validation(log, step: int, model: SDSTrack, sequences: list[Sequence]) -> None:
