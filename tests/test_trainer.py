@@ -133,6 +133,39 @@ def test_resume_is_bit_exact(data, tmp_path, monkeypatch):
     assert logged("stopped") == logged("whole")
 
 
+def test_a_run_stopped_before_its_model_is_written_validates_its_last_step_once(data, tmp_path, monkeypatch):
+    val = {"val_data": [{"dataset": "folder", "root": str(data)}], "validate_every": 3}
+    train(config(data, tmp_path / "whole", **val), progress=False)  # validates step 3 in the loop, step 4 after
+    real_save = SDSTrack.save_pretrained
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SDSTrack, "save_pretrained", killed)  # stopped after step 4's checkpoint and validation
+    with pytest.raises(KeyboardInterrupt):
+        train(config(data, tmp_path / "stopped", **val), progress=False)
+    monkeypatch.setattr(SDSTrack, "save_pretrained", real_save)
+    log = tmp_path / "stopped" / "log.jsonl"
+    assert json.loads(log.read_text().splitlines()[-1])["step"] == 4
+
+    # a damaged line is named, with the way out, and the log is left as it was
+    written = log.read_text()
+    lines = written.splitlines(keepends=True)
+    log.write_text("".join(lines[:1] + ["not json\n"] + lines[1:]))
+    with pytest.raises(ValueError, match=r"log.jsonl, line 2, is not a training-log record .*'not json'.*delete"):
+        train(config(data, tmp_path / "stopped", **val), progress=False)
+    log.write_text(written)
+
+    train(config(data, tmp_path / "stopped", **val), progress=False)
+
+    def logged(run):
+        records = [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in record.items() if k != "samples_per_s"} for record in records]
+
+    assert [r["step"] for r in logged("stopped") if "validation" in r] == [3, 4]
+    assert logged("stopped") == logged("whole")
+
+
 def test_sample_drawing_workers_train_the_same_model(data, tmp_path):
     alone = train(config(data, tmp_path / "alone", steps=3), progress=False)
     workers = train(config(data, tmp_path / "workers", steps=3, workers=2), progress=False)

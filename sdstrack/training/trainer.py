@@ -303,7 +303,9 @@ def train(config: TrainConfig | dict | str | Path, *, progress: bool = True) -> 
     from tqdm import tqdm
 
     bar = tqdm(total=config.steps, initial=step, unit=" steps", disable=not progress or rank != 0)
-    log = _open_log(out / "log.jsonl", step) if rank == 0 else None
+    # the last step is validated after its checkpoint: a run stopped in between validates it again
+    revalidated = step == config.steps and not _is_validation_point(config, step)
+    log = _open_log(out / "log.jsonl", step, revalidated) if rank == 0 else None
     started, samples_done = time.perf_counter(), 0
     # fresh worker processes (spawned: forking a process that has run OpenCV's or OpenMP's threads can
     # hang the child), and a generator of their own (the global one drives drop path)
@@ -408,15 +410,29 @@ def _is_validation_point(config: TrainConfig, step: int) -> bool:
     return bool(config.validate_every) and step % config.validate_every == 0
 
 
-def _open_log(path: Path, step: int):
-    """``path`` opened for appending from ``step`` on: a run stopped after its last checkpoint had logged the
-    steps it goes on to compute again, and their lines are dropped, so that a resumed run's log holds each
-    step once, as the uninterrupted run's does; a last line that the stop cut short goes too."""
-    if path.is_file():
-        lines = path.read_text().splitlines(keepends=True)
-        kept = [line for line in lines if line.endswith("\n") and json.loads(line)["step"] <= step]
-        if len(kept) < len(lines):
-            path.write_text("".join(kept))
+def _open_log(path: Path, step: int, revalidated: bool):
+    """``path`` opened for appending from ``step`` on. A run stopped after its last checkpoint had logged
+    steps that it computes again when resumed: their lines are dropped (and the validation of ``step`` itself
+    when ``revalidated``), so that a resumed run's log holds each step once, as the uninterrupted run's does.
+    A last line that the stop cut short goes too."""
+    if not path.is_file():
+        return path.open("a")
+    text = path.read_text()
+    kept = []
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        if not line.endswith("\n"):  # the last line, cut short
+            break
+        try:
+            record = json.loads(line)
+            logged_step = record["step"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ValueError(f"{path}, line {number}, is not a training-log record (a JSON object with a "
+                             f"'step'): {line.strip()[:80]!r}; the log was edited or damaged: repair or delete "
+                             "that line, or delete the run folder to train from the start") from None
+        if logged_step < step or (logged_step == step and not (revalidated and "validation" in record)):
+            kept.append(line)
+    if "".join(kept) != text:
+        path.write_text("".join(kept))
     return path.open("a")
 
 
