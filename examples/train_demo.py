@@ -1,7 +1,8 @@
-"""Train the small demo RGB-D model on synthetic sequences, from scratch, with sdstrack's own training code.
+"""Train the small demo model (RGB-D; RGB-T or RGB-E with --modality) from scratch on synthetic sequences.
 
 Usage: python examples/train_demo.py WORKDIR [--steps N] [--more-steps M [M ...]]
            [--precision bfloat16|float32] [--no-distillation] [--seed S] [--workers N]
+           [--modality depth|thermal|event]
 
 A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is the config.json in its folder):
 
@@ -15,10 +16,13 @@ A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is t
 
 Every stage trains for missing and broken sensors (options sdstrack adds to the paper's recipe): the masked
 pass hides one whole modality in half of the samples (``modality_drop`` 0.5) and a fifth of the search
-frames get uniform noise for depth (``x_noise_probability`` 0.2). <run> is "run"; "run-no-distillation"
+frames get uniform noise for X (``x_noise_probability`` 0.2). <run> is "run"; "run-no-distillation"
 with --no-distillation (the paper's ablation: the same stages and seeds with one clean forward per step,
-no masked pass, so no ``modality_drop`` either; the depth noise stays); a "-seedS" suffix for --seed S
+no masked pass, so no ``modality_drop`` either; the X noise stays); a "-seedS" suffix for --seed S
 other than 0 (another draw of initialisation, samples and masks on the same data: the run-to-run spread).
+--modality thermal or event trains the same recipe for that X sensor on synthetic sequences of it (the same
+scenes, seeds and options, rendered as heat or as event frames; its runs are "run-thermal",
+"run-thermal-no-distillation", ..., its data WORKDIR/data/synthetic-thermal-train and -val).
 --workers N draws the training samples (and writes the data) in N processes: set it on a GPU, where one
 process drawing samples is slower than the network trains; the model does not depend on it.
 
@@ -34,6 +38,7 @@ results).
 import argparse
 from pathlib import Path
 
+from sdstrack.modalities import MODALITIES
 from sdstrack.training import train
 
 MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fusion_layers": [1, 3, 4, 5],
@@ -41,16 +46,19 @@ MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fus
 
 
 def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: str, distillation: bool,
-                  seed: int, workers: int) -> list[dict]:
+                  seed: int, workers: int, modality: str = "depth") -> list[dict]:
     """The training configs of the stages, in order (each after the first starts from the one before)."""
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
+    sensor = "" if modality == "depth" else f"-{modality}"  # the bundled depth model's folders keep their names
     data = workdir / "data"
-    run = workdir / (("run" if distillation else "run-no-distillation") + (f"-seed{seed}" if seed else ""))
+    run = workdir / (f"run{sensor}" + ("" if distillation else "-no-distillation") + (f"-seed{seed}" if seed else ""))
     common = {
-        "train_data": [{"dataset": "synthetic", "root": str(data / "synthetic-train"),
-                        "synthetic": {"sequences": 600, "length": 100, "x_format": "depth", "seed": 0}}],
-        "val_data": [{"dataset": "synthetic", "root": str(data / "synthetic-val"),
-                      "synthetic": {"sequences": 8, "length": 100, "x_format": "depth", "seed": 1}}],
-        "model": MODEL, "policy": "scratch", "distillation": distillation,
+        "train_data": [{"dataset": "synthetic", "root": str(data / f"synthetic{sensor}-train"),
+                        "synthetic": {"sequences": 600, "length": 100, "x_format": modality, "seed": 0}}],
+        "val_data": [{"dataset": "synthetic", "root": str(data / f"synthetic{sensor}-val"),
+                      "synthetic": {"sequences": 8, "length": 100, "x_format": modality, "seed": 1}}],
+        "model": {**MODEL, "modality": modality}, "policy": "scratch", "distillation": distillation,
         "modality_drop": 0.5 if distillation else 0.0, "sampling": {"x_noise_probability": 0.2},
         "batch_size": 16, "precision": precision, "steps_per_epoch": 400, "checkpoint_every": 250,
         "log_every": 25, "workers": workers,
@@ -77,6 +85,8 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-distillation", action="store_true", help="the ablation without masked distillation")
     parser.add_argument("--seed", type=int, default=0,
                         help="initialisation, samples and masks (the data stay the same); the bundled model: 0")
+    parser.add_argument("--modality", choices=MODALITIES, default="depth",
+                        help="the X sensor the model is for; the bundled model: depth")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes drawing training samples (e.g. the CPU cores on a GPU machine); the "
                              "samples, and so the model, do not depend on it")
@@ -90,7 +100,7 @@ def main() -> None:
         parser.error(f"every number of steps must be at least 1 (--steps {args.steps}, --more-steps "
                      f"{' '.join(map(str, args.more_steps))}); give --more-steps no number for stage 1 alone")
     for config in stage_configs(args.workdir, args.steps, args.more_steps, args.precision,
-                                not args.no_distillation, args.seed, args.workers):
+                                not args.no_distillation, args.seed, args.workers, args.modality):
         model = train(config)  # a finished stage returns at once
     print(f"trained model -> {model}")
 

@@ -146,7 +146,7 @@ def test_train_demo_runs_the_recipe_the_bundled_model_was_trained_with(tmp_path,
     spec.loader.exec_module(train_demo)
     args = train_demo.argument_parser().parse_args([str(tmp_path), *options])  # the documented command
     stages = train_demo.stage_configs(tmp_path, args.steps, args.more_steps, args.precision,
-                                      not args.no_distillation, args.seed, args.workers)
+                                      not args.no_distillation, args.seed, args.workers, args.modality)
     ours = [TrainConfig.from_dict(stage).to_dict() for stage in stages]
     for before, after in zip(ours, ours[1:]):  # each stage goes on from the one before
         assert after["init"] == str(Path(before["output_dir"]) / "model")
@@ -162,3 +162,36 @@ def test_train_demo_runs_the_recipe_the_bundled_model_was_trained_with(tmp_path,
     assert not (shipped / f"stage{len(ours) + 1}").exists()  # no recorded stage that the command leaves out
     for config, record_config in zip(ours, recorded, strict=True):
         assert without_paths(config) == without_paths(record_config)
+
+
+@pytest.mark.parametrize("modality", ["thermal", "event"])
+def test_train_demo_trains_the_same_recipe_for_another_sensor(tmp_path, modality):
+    from sdstrack.training import TrainConfig
+
+    spec = importlib.util.spec_from_file_location("train_demo", EXAMPLES / "train_demo.py")
+    train_demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_demo)
+
+    def stages(*options):
+        args = train_demo.argument_parser().parse_args([str(tmp_path), *options])
+        return train_demo.stage_configs(tmp_path, args.steps, args.more_steps, args.precision,
+                                        not args.no_distillation, args.seed, args.workers, args.modality)
+
+    for options in ([], ["--no-distillation", "--seed", "1"]):
+        depth, other = stages(*options), stages(*options, "--modality", modality)
+        assert len(other) == len(depth) == 4
+        for d, o in zip(depth, other):
+            TrainConfig.from_dict(o)  # a valid training config
+            # the model and the data are for the other sensor, in folders of their own...
+            assert o["model"] == {**d["model"], "modality": modality}
+            for key in ("train_data", "val_data"):
+                (ds,), (os_,) = d[key], o[key]
+                assert os_["synthetic"] == {**ds["synthetic"], "x_format": modality}
+                assert os_["root"] == ds["root"].replace("synthetic-", f"synthetic-{modality}-")
+            run = Path(d["output_dir"]).parent.name
+            assert Path(o["output_dir"]).parent.name == run.replace("run", f"run-{modality}", 1)
+            # ...and everything else is the depth recipe
+            ignored = ("model", "train_data", "val_data", "output_dir", "init")
+            assert {k: v for k, v in o.items() if k not in ignored} == {k: v for k, v in d.items() if k not in ignored}
+    with pytest.raises(SystemExit):
+        train_demo.argument_parser().parse_args([str(tmp_path), "--modality", "rgb"])
