@@ -131,6 +131,16 @@ def test_sensor_reliance_shows_the_bundled_model_still_leans_on_depth(tmp_path):
     assert without_x <= both - 0.2
 
 
+def _train_demo_stages(workdir, *options) -> list[dict]:
+    """The stage configs that ``examples/train_demo.py WORKDIR OPTIONS`` (the documented command) trains."""
+    spec = importlib.util.spec_from_file_location("train_demo", EXAMPLES / "train_demo.py")
+    train_demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_demo)
+    args = train_demo.argument_parser().parse_args([str(workdir), *options])
+    return train_demo.stage_configs(workdir, args.steps, args.more_steps, args.precision, not args.no_distillation,
+                                    args.seed, args.workers, args.modality)
+
+
 @pytest.mark.parametrize("options, record", [
     ([], ""), (["--no-distillation"], "no-distillation/"),
     # the run-to-run spread's second draw (model card, Reproducibility)
@@ -141,13 +151,7 @@ def test_sensor_reliance_shows_the_bundled_model_still_leans_on_depth(tmp_path):
 def test_train_demo_runs_the_recipe_the_bundled_model_was_trained_with(tmp_path, options, record):
     from sdstrack.training import TrainConfig
 
-    spec = importlib.util.spec_from_file_location("train_demo", EXAMPLES / "train_demo.py")
-    train_demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_demo)
-    args = train_demo.argument_parser().parse_args([str(tmp_path), *options])  # the documented command
-    stages = train_demo.stage_configs(tmp_path, args.steps, args.more_steps, args.precision,
-                                      not args.no_distillation, args.seed, args.workers, args.modality)
-    ours = [TrainConfig.from_dict(stage).to_dict() for stage in stages]
+    ours = [TrainConfig.from_dict(stage).to_dict() for stage in _train_demo_stages(tmp_path, *options)]
     for before, after in zip(ours, ours[1:]):  # each stage goes on from the one before
         assert after["init"] == str(Path(before["output_dir"]) / "model")
 
@@ -168,17 +172,9 @@ def test_train_demo_runs_the_recipe_the_bundled_model_was_trained_with(tmp_path,
 def test_train_demo_trains_the_same_recipe_for_another_sensor(tmp_path, modality):
     from sdstrack.training import TrainConfig
 
-    spec = importlib.util.spec_from_file_location("train_demo", EXAMPLES / "train_demo.py")
-    train_demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_demo)
-
-    def stages(*options):
-        args = train_demo.argument_parser().parse_args([str(tmp_path), *options])
-        return train_demo.stage_configs(tmp_path, args.steps, args.more_steps, args.precision,
-                                        not args.no_distillation, args.seed, args.workers, args.modality)
-
     for options in ([], ["--no-distillation", "--seed", "1"]):
-        depth, other = stages(*options), stages(*options, "--modality", modality)
+        depth = _train_demo_stages(tmp_path, *options)
+        other = _train_demo_stages(tmp_path, *options, "--modality", modality)
         assert len(other) == len(depth) == 4
         for d, o in zip(depth, other):
             TrainConfig.from_dict(o)  # a valid training config
@@ -194,4 +190,4 @@ def test_train_demo_trains_the_same_recipe_for_another_sensor(tmp_path, modality
             ignored = ("model", "train_data", "val_data", "output_dir", "init")
             assert {k: v for k, v in o.items() if k not in ignored} == {k: v for k, v in d.items() if k not in ignored}
     with pytest.raises(SystemExit):
-        train_demo.argument_parser().parse_args([str(tmp_path), "--modality", "rgb"])
+        _train_demo_stages(tmp_path, "--modality", "rgb")

@@ -98,6 +98,12 @@ def test_training_lowers_the_loss_and_writes_a_model_the_tracker_loads(data, tmp
     assert isinstance(tracker.model, SDSTrack) and tracker.config.embed_dim == 32
 
 
+def logged(run) -> list[dict]:
+    """The records of ``run``'s log.jsonl without the throughput (the one field that differs between runs)."""
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in record.items() if k != "samples_per_s"} for record in records]
+
+
 def test_resume_is_bit_exact(data, tmp_path, monkeypatch):
     whole = train(config(data, tmp_path / "whole", steps=4), progress=False)
     real_batch = PairSampler.batch
@@ -125,12 +131,8 @@ def test_resume_is_bit_exact(data, tmp_path, monkeypatch):
 
     # the log holds each step once, with what the uninterrupted run logged (step 3 was logged before the stop
     # and again after the resume; only the throughput differs)
-    def logged(run):
-        lines = (tmp_path / run / "log.jsonl").read_text().splitlines()
-        return [{k: v for k, v in json.loads(line).items() if k != "samples_per_s"} for line in lines]
-
-    assert [record["step"] for record in logged("stopped")] == [1, 2, 3, 4]
-    assert logged("stopped") == logged("whole")
+    assert [record["step"] for record in logged(tmp_path / "stopped")] == [1, 2, 3, 4]
+    assert logged(tmp_path / "stopped") == logged(tmp_path / "whole")
 
 
 def test_a_run_stopped_before_its_model_is_written_validates_its_last_step_once(data, tmp_path, monkeypatch):
@@ -158,12 +160,8 @@ def test_a_run_stopped_before_its_model_is_written_validates_its_last_step_once(
 
     train(config(data, tmp_path / "stopped", **val), progress=False)
 
-    def logged(run):
-        records = [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
-        return [{k: v for k, v in record.items() if k != "samples_per_s"} for record in records]
-
-    assert [r["step"] for r in logged("stopped") if "validation" in r] == [3, 4]
-    assert logged("stopped") == logged("whole")
+    assert [r["step"] for r in logged(tmp_path / "stopped") if "validation" in r] == [3, 4]
+    assert logged(tmp_path / "stopped") == logged(tmp_path / "whole")
 
 
 def test_sample_drawing_workers_train_the_same_model(data, tmp_path):
