@@ -4,8 +4,10 @@ Usage: python examples/robustness_table.py WORKDIR NAME=MODEL [NAME=MODEL ...] [
            [--dtype bfloat16] [--backend onnxruntime] [--conditions ...]
            [--opencv-python PYTHON [--opencv-tracker csrt]] [--margin NAME REFERENCE]
 
-WORKDIR/benchmark gets the held-out sequences (seed 2, never used for training or validation data),
-WORKDIR/runs the evaluation folders (an interrupted table resumes); the table of success AUC is printed
+WORKDIR/benchmark gets the held-out sequences (seed 2, never used for training or validation data) of the
+models' X sensor (depth, thermal or event: every model named must take the same one), WORKDIR/runs the
+evaluation folders (an interrupted table resumes; a WORKDIR holds one benchmark, and asking it for other
+sequences is an error: use another WORKDIR); the table of success AUC is printed
 in Markdown: a row per condition, then the rows over only the frames where X decides (dark RGB, an RGB
 look-alike in view). Compare a model trained with complementary masked distillation against one without,
 or one model in several precisions and backends (``--dtype``, ``--backend onnxruntime``; give each run its own NAME).
@@ -27,6 +29,7 @@ import subprocess
 from pathlib import Path
 
 from sdstrack.backends import backend_names
+from sdstrack.checkpoint import read_config
 from sdstrack.datasets.synthetic import write_synthetic
 from sdstrack.evaluation import SensorFailure, write_degraded_benchmark
 from sdstrack.evaluation.metrics import paired_difference
@@ -85,12 +88,10 @@ def main() -> None:
     models = dict(item.split("=", 1) for item in args.models)
     if args.margin and not set(args.margin) <= set(models):
         parser.error(f"--margin takes two of the model names {sorted(models)}, got {args.margin}")
-    benchmark = args.workdir / "benchmark"
-    if not (benchmark / ".complete").is_file():
-        width, height = (int(v) for v in args.size.split("x"))
-        write_synthetic(benchmark, sequences=args.sequences, length=args.length, x_format="depth",
-                        size=(width, height), seed=HELD_OUT_SEED)
-        (benchmark / ".complete").touch()
+    width, height = (int(v) for v in args.size.split("x"))
+    settings = {"sequences": args.sequences, "length": args.length, "x_format": models_modality(models),
+                "size": [width, height], "seed": HELD_OUT_SEED}
+    benchmark = held_out_benchmark(args.workdir / "benchmark", settings)
     conditions = {name: CONDITIONS[name] for name in args.conditions} if args.conditions else CONDITIONS
     table = robustness_table(models, "folder", benchmark, args.workdir / "runs", conditions, device=args.device,
                              dtype=args.dtype, backend=args.backend, progress=False)
@@ -100,6 +101,32 @@ def main() -> None:
     print(format_table(table, "success_auc"))
     if args.margin:
         print(margin_table(args.workdir / "runs", conditions, *args.margin))
+
+
+def models_modality(models: dict[str, str]) -> str:
+    """The X sensor that every model takes (its config's ``modality``); an error if they differ."""
+    modalities = {name: read_config(model).modality for name, model in models.items()}
+    if len(set(modalities.values())) > 1:
+        raise SystemExit(f"the models take different X sensors ({modalities}); one table compares models of one "
+                         "sensor on one benchmark: run one table per sensor, each in its own WORKDIR")
+    return next(iter(modalities.values()))
+
+
+def held_out_benchmark(root: Path, settings: dict) -> Path:
+    """Write the held-out sequences into ``root`` once (their settings in ``root/.complete``); a ``root`` written
+    with other settings is an error naming them, never silently re-used."""
+    marker = root / ".complete"
+    if marker.is_file():
+        written = json.loads(marker.read_text() or "{}")
+        if written != settings:
+            differ = {key: (written.get(key), value) for key, value in settings.items() if written.get(key) != value}
+            raise SystemExit(f"{root} holds a benchmark written with other settings (written, asked: {differ}); "
+                             "use another WORKDIR for these sequences, or remove that folder to write them anew")
+        return root
+    write_synthetic(root, sequences=settings["sequences"], length=settings["length"], x_format=settings["x_format"],
+                    size=tuple(settings["size"]), seed=settings["seed"])
+    marker.write_text(json.dumps(settings))
+    return root
 
 
 def margin_table(runs: Path, conditions: dict[str, SensorFailure], name: str, reference: str) -> str:

@@ -84,6 +84,12 @@ def read_folder(
     return config, state_dict
 
 
+def read_config(name_or_path: str | Path) -> SDSTrackConfig:
+    """The config of a model (a bundled short name, a folder or a Hub repo id, as :func:`resolve`) without
+    reading its weights: what it takes (``modality``, crop sizes) before anything is loaded."""
+    return SDSTrackConfig.load(resolve(name_or_path, filenames=(CONFIG_NAME,)) / CONFIG_NAME)
+
+
 def bundled_models() -> dict[str, Path]:
     """The models shipped inside the package (``sdstrack.weights``), by short name -> folder."""
     from importlib.resources import files

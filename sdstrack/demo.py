@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .config import SDSTrackConfig
 from .datasets import load_dataset
 from .datasets.synthetic import write_synthetic
 from .evaluation.metrics import otb_sequence_scores
@@ -68,8 +67,7 @@ def run_demo(
     """
     from .tracker import Tracker
 
-    config = checkpoint.resolve(model, filenames=(checkpoint.CONFIG_NAME,)) / checkpoint.CONFIG_NAME
-    modality = SDSTrackConfig.load(config).modality
+    modality = checkpoint.read_config(model).modality
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if clip is None:

@@ -9,6 +9,8 @@ from safetensors.torch import load_file, save_file
 from sdstrack import SDSTrack, SDSTrackConfig
 from sdstrack.checkpoint import CheckpointError, load_state_dict_strict
 
+from .conftest import REPO
+
 
 def test_save_load_round_trip_is_bit_exact(tiny_model, forward_io, tmp_path):
     tiny_model.save_pretrained(tmp_path / "copy")
@@ -110,3 +112,13 @@ def test_many_missing_and_unexpected_keys_are_counted(tiny_model):
     assert f"missing keys ['{removed[0]}'" in message
     assert f"unexpected keys ['extra.{removed[0]}'" in message
     assert message.count(f"... and {len(removed) - 5} more ({len(removed)} in all)") == 2
+
+
+def test_read_config_needs_no_weights(tmp_path):
+    from sdstrack.checkpoint import read_config
+
+    SDSTrackConfig(modality="event", embed_dim=64, num_heads=4).save(tmp_path / "config.json")  # no weights file
+    config = read_config(tmp_path)
+    assert (config.modality, config.embed_dim) == ("event", 64)
+    # a short name reads the bundled model's config (the file in the checkout's weights/ folder)
+    assert read_config("sdstrack-demo") == SDSTrackConfig.load(REPO / "weights" / "sdstrack-demo" / "config.json")

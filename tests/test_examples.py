@@ -80,6 +80,31 @@ def test_robustness_table(tmp_path):
         "3-rgb-dropped-on-50--of-frames", "4-rgb-blinded--low-light", "rgb-clean"]
 
 
+def test_robustness_table_benchmarks_the_models_sensor_and_keeps_its_workdir_to_one_benchmark(tmp_path):
+    from sdstrack import SDSTrack, SDSTrackConfig
+
+    from .conftest import SMALL_MODEL
+
+    for modality in ("thermal", "depth"):
+        SDSTrack(SDSTrackConfig(modality=modality, **SMALL_MODEL)).save_pretrained(tmp_path / modality)
+    table = [EXAMPLES / "robustness_table.py", tmp_path / "work", f"tiny={tmp_path / 'thermal'}", "--sequences", "1",
+             "--size", "64x48", "--device", "cpu", "--conditions", "both sensors"]
+    lines = _run(*table, "--length", "6", cwd=tmp_path)
+    assert lines[:2] == ["| condition | tiny |", "|---|---:|"] and lines[2].startswith("| both sensors | ")
+    sequence = tmp_path / "work" / "benchmark" / "synthetic-thermal-0000"
+    assert len(list((sequence / "thermal").iterdir())) == 6  # a thermal model gets thermal sequences
+
+    def refused(*args):
+        done = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode != 0
+        return done.stderr
+
+    # asked for other sequences, the WORKDIR's benchmark is not silently re-used
+    message = refused(*table, "--length", "7")
+    assert "'length': (6, 7)" in message and "another WORKDIR" in message
+    assert "different X sensors" in refused(*table[:3], f"depth={tmp_path / 'depth'}", *table[3:], "--length", "6")
+
+
 def test_opencv_baseline_results_are_scored_by_sdstrack(tmp_path):
     from sdstrack.datasets.synthetic import write_synthetic
     from sdstrack.evaluation import score_raw_results
