@@ -167,13 +167,15 @@ def _train_demo_stages(workdir, *options) -> list[dict]:
 
 
 @pytest.mark.parametrize("options, record", [
-    ([], ""), (["--no-distillation"], "no-distillation/"),
+    ([], "sdstrack-demo/training/"), (["--no-distillation"], "sdstrack-demo/training/no-distillation/"),
     # the run-to-run spread's second draw (model card, Reproducibility)
-    (["--seed", "1"], "seed-1/"),
+    (["--seed", "1"], "sdstrack-demo/training/seed-1/"),
     # the ablation's second draw (model card, the paper's ablation)
-    (["--no-distillation", "--seed", "1"], "no-distillation-seed-1/"),
+    (["--no-distillation", "--seed", "1"], "sdstrack-demo/training/no-distillation-seed-1/"),
+    # the RGB-T sibling (its model card)
+    (["--modality", "thermal", "--more-steps", "3000", "4000"], "sdstrack-demo-thermal/training/"),
 ])
-def test_train_demo_runs_the_recipe_the_bundled_model_was_trained_with(tmp_path, options, record):
+def test_train_demo_runs_the_recipe_the_bundled_models_were_trained_with(tmp_path, options, record):
     from sdstrack.training import TrainConfig
 
     ours = [TrainConfig.from_dict(stage).to_dict() for stage in _train_demo_stages(tmp_path, *options)]
@@ -185,7 +187,7 @@ def test_train_demo_runs_the_recipe_the_bundled_model_was_trained_with(tmp_path,
                 for key in ("train_data", "val_data")}
         return {**{k: v for k, v in config.items() if k not in ("output_dir", "init", *data)}, **data}
 
-    shipped = REPO / "weights" / "sdstrack-demo" / "training" / record
+    shipped = REPO / "weights" / record
     recorded = [json.loads((shipped / f"stage{number}" / "config.json").read_text())
                 for number in range(1, len(ours) + 1)]
     assert not (shipped / f"stage{len(ours) + 1}").exists()  # no recorded stage that the command leaves out
