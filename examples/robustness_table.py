@@ -30,7 +30,8 @@ from pathlib import Path
 
 from sdstrack.backends import backend_names
 from sdstrack.checkpoint import read_config
-from sdstrack.datasets.synthetic import write_synthetic
+from sdstrack.datasets import DatasetError
+from sdstrack.datasets.synthetic import write_synthetic_once
 from sdstrack.evaluation import SensorFailure, write_degraded_benchmark
 from sdstrack.evaluation.metrics import paired_difference
 from sdstrack.evaluation.robustness import CONDITIONS, baseline_column, format_table, robustness_table, run_folder
@@ -91,7 +92,11 @@ def main() -> None:
     width, height = (int(v) for v in args.size.split("x"))
     settings = {"sequences": args.sequences, "length": args.length, "x_format": models_modality(models),
                 "size": [width, height], "seed": HELD_OUT_SEED}
-    benchmark = held_out_benchmark(args.workdir / "benchmark", settings)
+    benchmark = args.workdir / "benchmark"
+    try:  # written once; asked for other sequences, it is an error naming the settings, never silently re-used
+        write_synthetic_once(benchmark, settings)
+    except DatasetError as err:
+        raise SystemExit(f"{err} (here: use another WORKDIR for these sequences)") from err
     conditions = {name: CONDITIONS[name] for name in args.conditions} if args.conditions else CONDITIONS
     table = robustness_table(models, "folder", benchmark, args.workdir / "runs", conditions, device=args.device,
                              dtype=args.dtype, backend=args.backend, progress=False)
@@ -110,23 +115,6 @@ def models_modality(models: dict[str, str]) -> str:
         raise SystemExit(f"the models take different X sensors ({modalities}); one table compares models of one "
                          "sensor on one benchmark: run one table per sensor, each in its own WORKDIR")
     return next(iter(modalities.values()))
-
-
-def held_out_benchmark(root: Path, settings: dict) -> Path:
-    """Write the held-out sequences into ``root`` once (their settings in ``root/.complete``); a ``root`` written
-    with other settings is an error naming them, never silently re-used."""
-    marker = root / ".complete"
-    if marker.is_file():
-        written = json.loads(marker.read_text() or "{}")
-        if written != settings:
-            differ = {key: (written.get(key), value) for key, value in settings.items() if written.get(key) != value}
-            raise SystemExit(f"{root} holds a benchmark written with other settings (written, asked: {differ}); "
-                             "use another WORKDIR for these sequences, or remove that folder to write them anew")
-        return root
-    write_synthetic(root, sequences=settings["sequences"], length=settings["length"], x_format=settings["x_format"],
-                    size=tuple(settings["size"]), seed=settings["seed"])
-    marker.write_text(json.dumps(settings))
-    return root
 
 
 def margin_table(runs: Path, conditions: dict[str, SensorFailure], name: str, reference: str) -> str:

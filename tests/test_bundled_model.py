@@ -33,10 +33,14 @@ def tracker():
     return Tracker.from_pretrained(device="cpu")
 
 
+def _unseen_clips(modality: str) -> list:
+    """Three 60-frame clips of the demo seed with that X sensor (no training or validation data uses it)."""
+    return [generate_sequence(f"bundled-check-{index}", modality, length=60, seed=DEMO_SEED) for index in range(3)]
+
+
 @pytest.fixture(scope="module")
 def clips():
-    """Three 60-frame RGB-D clips of the demo seed (no training or validation data uses it)."""
-    return [generate_sequence(f"bundled-check-{index}", "depth", length=60, seed=DEMO_SEED) for index in range(3)]
+    return _unseen_clips("depth")
 
 
 def test_the_default_is_the_trained_demo_model(tracker):
@@ -78,8 +82,7 @@ def thermal_tracker():
 
 @pytest.fixture(scope="module")
 def thermal_clips():
-    """The same three clips' RGB-T version (the demo seed, which no RGB-T training or validation data uses)."""
-    return [generate_sequence(f"bundled-check-{index}", "thermal", length=60, seed=DEMO_SEED) for index in range(3)]
+    return _unseen_clips("thermal")
 
 
 def test_the_rgbt_sibling_takes_thermal_frames(thermal_tracker):

@@ -33,6 +33,7 @@ Conventions:
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import zlib
@@ -45,6 +46,7 @@ import cv2
 import numpy as np
 
 from ._common import write_flags
+from .sequence import DatasetError
 
 X_FORMATS = ("depth", "thermal", "event")
 ATTRIBUTES = ("occlusion", "low_light", "glare", "rgb_distractor", "x_distractor", "x_dropout")
@@ -219,6 +221,23 @@ def write_synthetic(root: str | Path, sequences: int = 4, length: int = 100, x_f
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             list(pool.map(write, names))
     return names
+
+
+def write_synthetic_once(root: str | Path, settings: dict, workers: int = 0) -> None:
+    """``write_synthetic(root, **settings)`` unless ``root`` already holds a complete write with these settings
+    (kept in ``root/.complete``, written last: a killed write starts over). A ``root`` written with other
+    settings is a :class:`DatasetError` naming the differing ones (written, asked), never silently re-used."""
+    marker = Path(root) / ".complete"
+    if not marker.is_file():
+        write_synthetic(root, **settings, workers=workers)
+        marker.write_text(json.dumps(settings) + "\n")
+        return
+    written = json.loads(marker.read_text() or "{}")
+    if written != settings:
+        differ = {key: (written.get(key), settings.get(key)) for key in sorted({*written, *settings})
+                  if written.get(key) != settings.get(key)}
+        raise DatasetError(f"{root} holds synthetic sequences made with other settings (written, asked: {differ}); "
+                           "use another root, or delete that folder to write them anew")
 
 
 def _write_sequence(root: Path, name: str, *, x_format: str, length: int, size: tuple[int, int], seed: int,

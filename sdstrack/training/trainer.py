@@ -202,15 +202,10 @@ def _load_sources(sources: tuple[DataSource, ...], workers: int = 0) -> list[tup
     loaded = []
     for source in sources:
         if source.dataset == "synthetic":
-            from ..datasets.synthetic import write_synthetic
+            from ..datasets.synthetic import write_synthetic_once
 
-            root = Path(source.root)
-            if not (root / ".complete").is_file():  # written completely once; a killed write starts over
-                write_synthetic(root, **(source.synthetic or {}), workers=workers)
-                (root / ".complete").write_text(json.dumps(source.synthetic or {}) + "\n")
-            elif json.loads((root / ".complete").read_text()) != (source.synthetic or {}):
-                raise DatasetError(f"{root} holds synthetic sequences made with other settings; use another root")
-            loaded.append((load_dataset("folder", root, list(source.sequences) if source.sequences else None),
+            write_synthetic_once(source.root, source.synthetic or {}, workers=workers)
+            loaded.append((load_dataset("folder", source.root, list(source.sequences) if source.sequences else None),
                            source.weight))
             continue
         if not Path(source.root).exists():
