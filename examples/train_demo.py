@@ -1,8 +1,8 @@
-"""Train the small demo model (RGB-D; RGB-T or RGB-E with --modality) from scratch on synthetic sequences.
+"""Train the small demo models (RGB-D; RGB-T or RGB-E with --modality) on synthetic sequences, from scratch or not.
 
 Usage: python examples/train_demo.py WORKDIR [--steps N] [--more-steps M [M ...]]
            [--precision bfloat16|float32] [--no-distillation] [--seed S] [--workers N]
-           [--modality depth|thermal|event]
+           [--modality depth|thermal|event] [--init MODEL]
 
 A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is the config.json in its folder):
 
@@ -23,6 +23,12 @@ other than 0 (another draw of initialisation, samples and masks on the same data
 --modality thermal or event trains the same recipe for that X sensor on synthetic sequences of it (the same
 scenes, seeds and options, rendered as heat or as event frames; its runs are "run-thermal",
 "run-thermal-no-distillation", ..., its data WORKDIR/data/synthetic-thermal-train and -val).
+--init MODEL starts stage 1 from a trained model instead (a bundled short name such as sdstrack-demo, or a
+folder; its sensor may be another) and trains it the paper's way (``"policy": "paper"``): the RGB patch
+embedding, the shared blocks and the head stay frozen, the X patch embedding and the adapters learn
+--modality's sensor. Stage 1 is then N steps at lr 2e-4, divided by 10 at 80 % of them, candidate elimination
+at its keep ratio throughout; its run is "<run>-from-<MODEL's folder name>". This is how the bundled RGB-T
+model was made from the RGB-D one: --modality thermal --init sdstrack-demo --steps 4000 --more-steps.
 --workers N draws the training samples (and writes the data) in N processes: set it on a GPU, where one
 process drawing samples is slower than the network trains; the model does not depend on it.
 
@@ -46,13 +52,14 @@ MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fus
 
 
 def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: str, distillation: bool,
-                  seed: int, workers: int, modality: str = "depth") -> list[dict]:
+                  seed: int, workers: int, modality: str = "depth", init: str | None = None) -> list[dict]:
     """The training configs of the stages, in order (each after the first starts from the one before)."""
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
     sensor = "" if modality == "depth" else f"-{modality}"  # the bundled depth model's folders keep their names
     data = workdir / "data"
-    run = workdir / (f"run{sensor}" + ("" if distillation else "-no-distillation") + (f"-seed{seed}" if seed else ""))
+    run = workdir / (f"run{sensor}" + ("" if distillation else "-no-distillation") + (f"-seed{seed}" if seed else "")
+                     + (f"-from-{Path(init).name}" if init else ""))
     common = {
         "train_data": [{"dataset": "synthetic", "root": str(data / f"synthetic{sensor}-train"),
                         "synthetic": {"sequences": 600, "length": 100, "x_format": modality, "seed": 0}}],
@@ -63,8 +70,13 @@ def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: s
         "batch_size": 16, "precision": precision, "steps_per_epoch": 400, "checkpoint_every": 250,
         "log_every": 25, "workers": workers,
     }
-    stages = [{**common, "output_dir": str(run / "stage1"), "steps": steps, "lr": 5e-4,
-               "lr_drop_step": int(steps * 0.8), "seed": seed, "validate_every": 2000}]
+    if init is None:
+        stages = [{**common, "output_dir": str(run / "stage1"), "steps": steps, "lr": 5e-4,
+                   "lr_drop_step": int(steps * 0.8), "seed": seed, "validate_every": 2000}]
+    else:
+        stages = [{**common, "output_dir": str(run / "stage1"), "init": init, "policy": "paper", "steps": steps,
+                   "lr": 2e-4, "lr_drop_step": int(steps * 0.8), "ce_start_epoch": 1, "ce_warmup_epochs": 0,
+                   "seed": seed, "validate_every": steps // 2}]
     for number, stage_steps in enumerate(more_steps, start=2):
         stages.append({**common, "output_dir": str(run / f"stage{number}"),
                        "init": str(Path(stages[-1]["output_dir"]) / "model"), "steps": stage_steps, "lr": 1e-4,
@@ -87,6 +99,10 @@ def argument_parser() -> argparse.ArgumentParser:
                         help="initialisation, samples and masks (the data stay the same); the bundled model: 0")
     parser.add_argument("--modality", choices=MODALITIES, default="depth",
                         help="the X sensor the model is for; the bundled model: depth")
+    parser.add_argument("--init", default=None,
+                        help="start stage 1 from this trained model (short name or folder; any sensor) and train "
+                             "its X patch embedding and adapters only (the paper's policy); the RGB-T model: "
+                             "sdstrack-demo")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes drawing training samples (e.g. the CPU cores on a GPU machine); the "
                              "samples, and so the model, do not depend on it")
@@ -100,7 +116,7 @@ def main() -> None:
         parser.error(f"every number of steps must be at least 1 (--steps {args.steps}, --more-steps "
                      f"{' '.join(map(str, args.more_steps))}); give --more-steps no number for stage 1 alone")
     for config in stage_configs(args.workdir, args.steps, args.more_steps, args.precision,
-                                not args.no_distillation, args.seed, args.workers, args.modality):
+                                not args.no_distillation, args.seed, args.workers, args.modality, args.init):
         model = train(config)  # a finished stage returns at once
     print(f"trained model -> {model}")
 

@@ -90,13 +90,29 @@ def test_the_rgbt_sibling_takes_thermal_frames(thermal_tracker):
 
 
 def test_the_rgbt_sibling_tracks_clips_it_has_never_seen(thermal_tracker, thermal_clips):
-    # 0.661 measured when it was bundled (weights/sdstrack-demo-thermal/README.md)
+    # 0.704 measured when it was bundled (weights/sdstrack-demo-thermal/README.md)
     assert _mean_iou(thermal_tracker, thermal_clips) >= 0.6
 
 
 def test_the_rgbt_sibling_keeps_following_with_thermal_missing_on_every_other_frame(thermal_tracker, thermal_clips):
-    # 0.527 measured when it was bundled: it leans on thermal more than the RGB-D model does on depth
-    assert _mean_iou(thermal_tracker, thermal_clips, drop_x_every=2) >= 0.45
+    # 0.682 measured when it was bundled; the model bundled under this name before, trained from scratch on
+    # RGB-T, scored 0.527 here (0.661 with both sensors): its RGB path had learnt little
+    assert _mean_iou(thermal_tracker, thermal_clips, drop_x_every=2) >= 0.6
+
+
+def test_the_rgbt_sibling_is_the_rgbd_model_with_a_thermal_side():
+    """It was made from the default model by the paper's policy: every parameter that policy freezes (RGB patch
+    embedding, position tables, shared blocks, head) is the default model's, bit for bit, and the thermal side
+    (X patch embedding, adapters, final norm) was trained."""
+    from sdstrack.training import parameter_role
+
+    rgbd = dict(SDSTrack.from_pretrained(DEFAULT_MODEL).named_parameters())
+    rgbt = dict(SDSTrack.from_pretrained(THERMAL_MODEL).named_parameters())
+    assert rgbd.keys() == rgbt.keys()
+    frozen = [name for name in rgbd if parameter_role(name, "paper") is None]
+    trained = [name for name in rgbd if parameter_role(name, "paper") is not None]
+    assert frozen and all(torch.equal(rgbd[name], rgbt[name]) for name in frozen)
+    assert all(not torch.equal(rgbd[name], rgbt[name]) for name in trained if name.startswith("backbone.x_patch_embed"))
 
 
 def test_fine_tuning_starts_exactly_from_the_bundled_model(tmp_path):

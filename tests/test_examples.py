@@ -163,7 +163,7 @@ def _train_demo_stages(workdir, *options) -> list[dict]:
     spec.loader.exec_module(train_demo)
     args = train_demo.argument_parser().parse_args([str(workdir), *options])
     return train_demo.stage_configs(workdir, args.steps, args.more_steps, args.precision, not args.no_distillation,
-                                    args.seed, args.workers, args.modality)
+                                    args.seed, args.workers, args.modality, args.init)
 
 
 @pytest.mark.parametrize("options, record", [
@@ -172,8 +172,10 @@ def _train_demo_stages(workdir, *options) -> list[dict]:
     (["--seed", "1"], "sdstrack-demo/training/seed-1/"),
     # the ablation's second draw (model card, the paper's ablation)
     (["--no-distillation", "--seed", "1"], "sdstrack-demo/training/no-distillation-seed-1/"),
-    # the RGB-T sibling (its model card)
-    (["--modality", "thermal", "--more-steps", "3000", "4000"], "sdstrack-demo-thermal/training/"),
+    # the RGB-T sibling (its model card), and the model bundled under that name before it (from scratch)
+    (["--modality", "thermal", "--init", "sdstrack-demo", "--steps", "4000", "--more-steps"],
+     "sdstrack-demo-thermal/training/"),
+    (["--modality", "thermal", "--more-steps", "3000", "4000"], "sdstrack-demo-thermal/training/from-scratch/"),
 ])
 def test_train_demo_runs_the_recipe_the_bundled_models_were_trained_with(tmp_path, options, record):
     from sdstrack.training import TrainConfig
@@ -193,6 +195,20 @@ def test_train_demo_runs_the_recipe_the_bundled_models_were_trained_with(tmp_pat
     assert not (shipped / f"stage{len(ours) + 1}").exists()  # no recorded stage that the command leaves out
     for config, record_config in zip(ours, recorded, strict=True):
         assert without_paths(config) == without_paths(record_config)
+
+
+def test_train_demo_init_fine_tunes_a_trained_model_the_papers_way(tmp_path):
+    from sdstrack.training import TrainConfig
+
+    (stage,) = _train_demo_stages(tmp_path, "--modality", "thermal", "--init", "sdstrack-demo", "--steps", "4000",
+                                  "--more-steps")
+    TrainConfig.from_dict(stage)
+    assert stage["init"] == "sdstrack-demo" and stage["policy"] == "paper"
+    assert stage["model"]["modality"] == "thermal" and stage["steps"] == 4000 and stage["lr_drop_step"] == 3200
+    assert (stage["ce_start_epoch"], stage["ce_warmup_epochs"]) == (1, 0)  # the start's keep ratio throughout
+    assert Path(stage["output_dir"]) == tmp_path / "run-thermal-from-sdstrack-demo" / "stage1"
+    scratch = _train_demo_stages(tmp_path, "--modality", "thermal", "--more-steps")[0]
+    assert "init" not in scratch and scratch["policy"] == "scratch" and scratch["lr"] == 5e-4  # random weights
 
 
 @pytest.mark.parametrize("modality", ["thermal", "event"])

@@ -186,6 +186,27 @@ def test_paper_policy_changes_only_the_trainable_tensors(data, tmp_path):
         assert torch.equal(tensor, after[name]) != trainable, name
 
 
+def test_a_checkpoint_of_another_sensor_starts_a_run(tmp_path):
+    """An RGB-D checkpoint initialises an RGB-T run: every tensor loads (at lr 0 the run's model is the
+    checkpoint's weights, bit for bit) and the run's model is a thermal model; any other configuration
+    difference is refused, naming the field."""
+    thermal_data = tmp_path / "thermal-data"
+    write_benchmark("folder", thermal_data, {"a": 8, "b": 8}, size=(160, 120), x_format="thermal")
+    torch.manual_seed(123)  # not the run's seed, whose own random initialisation would look the same
+    SDSTrack(SDSTrackConfig(**TINY)).save_pretrained(tmp_path / "depth-model")
+    thermal = {**TINY, "modality": "thermal"}
+    model_dir = train(config(thermal_data, tmp_path / "run", steps=1, lr=0.0, model=thermal,
+                             init=str(tmp_path / "depth-model")), progress=False)
+    before = load_file(str(tmp_path / "depth-model" / "model.safetensors"))
+    after = load_file(str(model_dir / "model.safetensors"))
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert SDSTrack.from_pretrained(model_dir).config.modality == "thermal"
+    wider = {**thermal, "embed_dim": 64, "head_channels": 32}
+    with pytest.raises(ValueError, match=r"embed_dim 32 vs 64, head_channels 16 vs 32\); make `model`"):
+        train(config(thermal_data, tmp_path / "bad", model=wider, init=str(tmp_path / "depth-model")),
+              progress=False)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"stpes": 3}, r"unknown fields \['stpes'\]"),
     ({"train_data": [{"dataset": "folder", "root": "/no/such/root"}]}, "root /no/such/root does not exist"),

@@ -62,9 +62,12 @@ class TrainConfig:
         output_dir: where checkpoints, the log and the final model go.
         train_data, val_data: :class:`DataSource` lists (validation: success AUC of tracking the sequences).
         model: :class:`SDSTrackConfig` fields of the model to build (its defaults: the paper's ViT-B).
-        init: ``"random"``, a checkpoint folder (``config.json`` + ``model.safetensors``, same model
-            configuration), ``"ostrack:PATH"`` (an OSTrack checkpoint into the shared blocks and head) or
-            ``"timm:NAME"`` (a timm ViT with 16 px patches, pretrained weights, e.g. ``vit_small_patch16_224``).
+        init: ``"random"``, a checkpoint (folder with ``config.json`` + ``model.safetensors``, bundled short
+            name or Hub repo id) of the same model configuration, ``"ostrack:PATH"`` (an OSTrack checkpoint
+            into the shared blocks and head) or ``"timm:NAME"`` (a timm ViT with 16 px patches, pretrained
+            weights, e.g. ``vit_small_patch16_224``). A checkpoint may be of another X sensor (e.g. an RGB-D
+            model starting an RGB-T one): every tensor has the same shape, so all of them load, and its X
+            patch embedding and adapters, learnt on the other sensor, are where the new one is learnt.
         policy: what trains: ``"paper"`` (adapters and X patch embedding, final norm at 0.1 x lr),
             ``"full"`` or ``"scratch"`` (everything).
         distillation: the paper's complementary masked patch distillation (False: the ablation).
@@ -230,7 +233,7 @@ class _Objective(nn.Module):
 
 def _initialise(model: SDSTrack, init: str) -> None:
     """``random`` (as built), ``ostrack:PATH``, ``timm:NAME`` (pretrained weights from timm) or an SDSTrack
-    checkpoint folder whose configuration must equal the model's."""
+    checkpoint whose configuration must equal the model's but for its sensor (``modality``)."""
     from .initialise import initialise_from_ostrack, initialise_from_timm
 
     if init == "random":
@@ -241,9 +244,13 @@ def _initialise(model: SDSTrack, init: str) -> None:
         initialise_from_timm(model, init.removeprefix("timm:"), pretrained=True)
     else:
         start = SDSTrack.from_pretrained(init)
-        if start.config != model.config:
-            raise ValueError(f"init {init} has another model configuration than `model`: {start.config} vs "
-                             f"{model.config}")
+        if dataclasses.replace(start.config, modality=model.config.modality) != model.config:
+            differing = {f.name: (getattr(start.config, f.name), getattr(model.config, f.name))
+                         for f in dataclasses.fields(model.config) if f.name != "modality"
+                         and getattr(start.config, f.name) != getattr(model.config, f.name)}
+            raise ValueError(f"init {init} has another model configuration than `model` (init vs model: "
+                             + ", ".join(f"{name} {a} vs {b}" for name, (a, b) in differing.items())
+                             + "); make `model` the checkpoint's configuration (only the sensor, modality, may differ)")
         load_state_dict_strict(model, start.state_dict(), source=init)
 
 
