@@ -70,13 +70,14 @@ def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: s
         "batch_size": 16, "precision": precision, "steps_per_epoch": 400, "checkpoint_every": 250,
         "log_every": 25, "workers": workers,
     }
+    first = {**common, "output_dir": str(run / "stage1"), "steps": steps, "lr_drop_step": int(steps * 0.8),
+             "seed": seed}
     if init is None:
-        stages = [{**common, "output_dir": str(run / "stage1"), "steps": steps, "lr": 5e-4,
-                   "lr_drop_step": int(steps * 0.8), "seed": seed, "validate_every": 2000}]
+        first.update(lr=5e-4, validate_every=2000)
     else:
-        stages = [{**common, "output_dir": str(run / "stage1"), "init": init, "policy": "paper", "steps": steps,
-                   "lr": 2e-4, "lr_drop_step": int(steps * 0.8), "ce_start_epoch": 1, "ce_warmup_epochs": 0,
-                   "seed": seed, "validate_every": steps // 2}]
+        first.update(init=init, policy="paper", lr=2e-4, ce_start_epoch=1, ce_warmup_epochs=0,
+                     validate_every=steps // 2)
+    stages = [first]
     for number, stage_steps in enumerate(more_steps, start=2):
         stages.append({**common, "output_dir": str(run / f"stage{number}"),
                        "init": str(Path(stages[-1]["output_dir"]) / "model"), "steps": stage_steps, "lr": 1e-4,

@@ -244,13 +244,13 @@ def _initialise(model: SDSTrack, init: str) -> None:
         initialise_from_timm(model, init.removeprefix("timm:"), pretrained=True)
     else:
         start = SDSTrack.from_pretrained(init)
-        if dataclasses.replace(start.config, modality=model.config.modality) != model.config:
-            differing = {f.name: (getattr(start.config, f.name), getattr(model.config, f.name))
-                         for f in dataclasses.fields(model.config) if f.name != "modality"
-                         and getattr(start.config, f.name) != getattr(model.config, f.name)}
+        pairs = ((f.name, getattr(start.config, f.name), getattr(model.config, f.name))
+                 for f in dataclasses.fields(model.config) if f.name != "modality")
+        differing = [f"{name} {initial} vs {wanted}" for name, initial, wanted in pairs if initial != wanted]
+        if differing:
             raise ValueError(f"init {init} has another model configuration than `model` (init vs model: "
-                             + ", ".join(f"{name} {a} vs {b}" for name, (a, b) in differing.items())
-                             + "); make `model` the checkpoint's configuration (only the sensor, modality, may differ)")
+                             f"{', '.join(differing)}); make `model` the checkpoint's configuration (only the "
+                             "sensor, modality, may differ)")
         load_state_dict_strict(model, start.state_dict(), source=init)
 
 
