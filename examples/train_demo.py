@@ -2,17 +2,22 @@
 
 Usage: python examples/train_demo.py WORKDIR [--steps N] [--more-steps M [M ...]]
            [--precision bfloat16|float32] [--no-distillation] [--seed S] [--workers N]
-           [--modality depth|thermal|event] [--init MODEL]
+           [--modality depth|thermal|event] [--init MODEL] [--absent-probability P]
 
 A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is the config.json in its folder):
 
 1. WORKDIR/<run>/stage1: N steps (default 7,000) from random weights at lr 5e-4, divided by 10 at 80 % of
    them; candidate elimination keeps every token for 4 "epochs" of 400 steps, then ramps to its keep ratio.
-2. WORKDIR/<run>/stage2, stage3, ...: one per number after --more-steps (default 3,000 4,000 6,000), each
+2. WORKDIR/<run>/stage2, stage3, ...: one per number after --more-steps (default 3,000 4,000 6,000 4,000), each
    that many more steps from the previous stage's weights with the learning rate started again at 1e-4
    and divided by 10 at 80 % of the stage, candidate elimination at its keep ratio throughout, samples and
    masks drawn with seed S + 2 (stage 2), S + 4 (stage 3), ... so that no stage repeats another's draws.
    --more-steps with no number stops after stage 1.
+3. From stage 5 on, a fraction P of the samples (--absent-probability, default 0.1) is target-absent: a frame
+   where the target is hidden, cropped where it was last seen, with a score map of zeros as the target
+   (``"sampling": {"absent_probability": P}``), so that the network stops taking the occluder for the target.
+   With another P those stages' folders are named stage5-absentP, ...: --absent-probability 0 trains the same
+   stage without them next to it, from the same stage 4 (the control that measures what they add).
 
 Every stage trains for missing and broken sensors (options sdstrack adds to the paper's recipe): the masked
 pass hides one whole modality in half of the samples (``modality_drop`` 0.5) and a fifth of the search
@@ -36,7 +41,7 @@ The training and validation sequences are synthetic, written into WORKDIR/data o
 (deterministic: the same files on any machine). A stopped run resumes from its checkpoints and a finished
 stage is not run again (the same command with other options is an error naming them), so adding a number
 to --more-steps trains one more stage on top of the finished ones. The finished model is the last stage's
-``model`` folder (config.json + model.safetensors; WORKDIR/run/stage4/model by default). This is how the
+``model`` folder (config.json + model.safetensors; WORKDIR/run/stage5/model by default). This is how the
 bundled ``sdstrack-demo`` model was trained (weights/sdstrack-demo/README.md: the command, wall time and
 results).
 """
@@ -47,12 +52,16 @@ from pathlib import Path
 from sdstrack.modalities import MODALITIES
 from sdstrack.training import train
 
+ABSENT_FROM_STAGE = 5  # the first stage that draws target-absent samples
+ABSENT_PROBABILITY = 0.1  # the bundled model's fraction of them
+
 MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fusion_layers": [1, 3, 4, 5],
          "ce_layers": [1, 3, 4], "head_channels": 64, "template_size": 64, "search_size": 128}
 
 
 def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: str, distillation: bool,
-                  seed: int, workers: int, modality: str = "depth", init: str | None = None) -> list[dict]:
+                  seed: int, workers: int, modality: str = "depth", init: str | None = None,
+                  absent_probability: float = ABSENT_PROBABILITY) -> list[dict]:
     """The training configs of the stages, in order (each after the first starts from the one before)."""
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
@@ -79,7 +88,11 @@ def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: s
                      validate_every=steps // 2)
     stages = [first]
     for number, stage_steps in enumerate(more_steps, start=2):
-        stages.append({**common, "output_dir": str(run / f"stage{number}"),
+        folder, sampling = f"stage{number}", common["sampling"]
+        if number >= ABSENT_FROM_STAGE:
+            sampling = {**sampling, "absent_probability": absent_probability}
+            folder += "" if absent_probability == ABSENT_PROBABILITY else f"-absent{absent_probability:g}"
+        stages.append({**common, "output_dir": str(run / folder), "sampling": sampling,
                        "init": str(Path(stages[-1]["output_dir"]) / "model"), "steps": stage_steps, "lr": 1e-4,
                        "lr_drop_step": int(stage_steps * 0.8), "ce_start_epoch": 1, "ce_warmup_epochs": 0,
                        "seed": seed + 2 * (number - 1), "validate_every": stage_steps // 2})
@@ -91,7 +104,7 @@ def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--steps", type=int, default=7000, help="steps of stage 1 (from scratch)")
-    parser.add_argument("--more-steps", type=int, nargs="*", default=[3000, 4000, 6000],
+    parser.add_argument("--more-steps", type=int, nargs="*", default=[3000, 4000, 6000, 4000],
                         help="steps of each stage after the first (none: stage 1 only)")
     parser.add_argument("--precision", default="bfloat16",
                         help="autocast of the forward passes: bfloat16 (GPUs, CPUs with AVX-512 BF16) or float32")
@@ -104,6 +117,9 @@ def argument_parser() -> argparse.ArgumentParser:
                         help="start stage 1 from this trained model (short name or folder; any sensor) and train "
                              "its X patch embedding and adapters only (the paper's policy); the RGB-T model: "
                              "sdstrack-demo")
+    parser.add_argument("--absent-probability", type=float, default=ABSENT_PROBABILITY,
+                        help=f"fraction of target-absent samples from stage {ABSENT_FROM_STAGE} on; the bundled "
+                             f"model: {ABSENT_PROBABILITY}, 0 for the control without them")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes drawing training samples (e.g. the CPU cores on a GPU machine); the "
                              "samples, and so the model, do not depend on it")
@@ -117,7 +133,8 @@ def main() -> None:
         parser.error(f"every number of steps must be at least 1 (--steps {args.steps}, --more-steps "
                      f"{' '.join(map(str, args.more_steps))}); give --more-steps no number for stage 1 alone")
     for config in stage_configs(args.workdir, args.steps, args.more_steps, args.precision,
-                                not args.no_distillation, args.seed, args.workers, args.modality, args.init):
+                                not args.no_distillation, args.seed, args.workers, args.modality, args.init,
+                                args.absent_probability):
         model = train(config)  # a finished stage returns at once
     print(f"trained model -> {model}")
 

@@ -163,18 +163,22 @@ def _train_demo_stages(workdir, *options) -> list[dict]:
     spec.loader.exec_module(train_demo)
     args = train_demo.argument_parser().parse_args([str(workdir), *options])
     return train_demo.stage_configs(workdir, args.steps, args.more_steps, args.precision, not args.no_distillation,
-                                    args.seed, args.workers, args.modality, args.init)
+                                    args.seed, args.workers, args.modality, args.init, args.absent_probability)
+
+
+STAGE4 = ["--more-steps", "3000", "4000", "6000"]  # the recipe without its stage 5
 
 
 @pytest.mark.parametrize("options, record", [
-    ([], "sdstrack-demo/training/"), (["--no-distillation"], "sdstrack-demo/training/no-distillation/"),
-    # the run-to-run spread's second draw (model card, Reproducibility)
-    (["--seed", "1"], "sdstrack-demo/training/seed-1/"),
-    # the ablation's second draw (model card, the paper's ablation)
-    (["--no-distillation", "--seed", "1"], "sdstrack-demo/training/no-distillation-seed-1/"),
+    ([], "sdstrack-demo/training/"),
+    # the paper's ablation, the run-to-run spread's second draw and the ablation's second draw, trained through
+    # stage 4 (model card)
+    (["--no-distillation", *STAGE4], "sdstrack-demo/training/no-distillation/"),
+    (["--seed", "1", *STAGE4], "sdstrack-demo/training/seed-1/"),
+    (["--no-distillation", "--seed", "1", *STAGE4], "sdstrack-demo/training/no-distillation-seed-1/"),
     # the RGB-T sibling (its model card), and the model bundled under that name before it (from scratch)
-    (["--modality", "thermal", "--init", "sdstrack-demo", "--steps", "4000", "--more-steps"],
-     "sdstrack-demo-thermal/training/"),
+    (["--modality", "thermal", "--init", "weights/sdstrack-demo/training/stage4/model", "--steps", "4000",
+      "--more-steps"], "sdstrack-demo-thermal/training/"),
     (["--modality", "thermal", "--more-steps", "3000", "4000"], "sdstrack-demo-thermal/training/from-scratch/"),
 ])
 def test_train_demo_runs_the_recipe_the_bundled_models_were_trained_with(tmp_path, options, record):
@@ -195,6 +199,19 @@ def test_train_demo_runs_the_recipe_the_bundled_models_were_trained_with(tmp_pat
     assert not (shipped / f"stage{len(ours) + 1}").exists()  # no recorded stage that the command leaves out
     for config, record_config in zip(ours, recorded, strict=True):
         assert without_paths(config) == without_paths(record_config)
+
+
+def test_train_demo_adds_target_absent_samples_from_stage_5_and_its_control_trains_beside_it(tmp_path):
+    stages = _train_demo_stages(tmp_path)
+    assert [stage["sampling"].get("absent_probability") for stage in stages] == [None] * 4 + [0.1]
+    control = _train_demo_stages(tmp_path, "--absent-probability", "0")
+    assert control[:4] == stages[:4]  # the same stages 1-4: the control starts from the same weights
+    assert Path(control[4]["output_dir"]) == tmp_path / "run" / "stage5-absent0"
+    assert control[4]["init"] == stages[4]["init"] == str(tmp_path / "run" / "stage4" / "model")
+    ignored = ("output_dir", "sampling")
+    assert {k: v for k, v in control[4].items() if k not in ignored} == \
+        {k: v for k, v in stages[4].items() if k not in ignored}
+    assert control[4]["sampling"] == {**stages[4]["sampling"], "absent_probability": 0.0}
 
 
 def test_train_demo_init_fine_tunes_a_trained_model_the_papers_way(tmp_path):
@@ -218,7 +235,7 @@ def test_train_demo_trains_the_same_recipe_for_another_sensor(tmp_path, modality
     for options in ([], ["--no-distillation", "--seed", "1"]):
         depth = _train_demo_stages(tmp_path, *options)
         other = _train_demo_stages(tmp_path, *options, "--modality", modality)
-        assert len(other) == len(depth) == 4
+        assert len(other) == len(depth) == 5
         for d, o in zip(depth, other):
             TrainConfig.from_dict(o)  # a valid training config
             # the model and the data are for the other sensor, in folders of their own...

@@ -230,3 +230,36 @@ def test_full_objective_combines_parts_and_one_step_lowers_it() -> None:
     optimiser.step()
     after, _ = sdstrack_objective(model, template, search, boxes, generator=torch.Generator().manual_seed(3))
     assert after.item() < loss.item()
+
+
+def test_target_absent_rows_drop_out_of_the_box_terms_and_want_a_zero_score_map() -> None:
+    generator = torch.Generator().manual_seed(5)
+    score_map = torch.rand(3, 1, 8, 8, generator=generator) * 0.9 + 0.05
+    boxes = torch.tensor([[0.5, 0.5, 0.3, 0.2], [0.45, 0.55, 0.25, 0.3], [0.4, 0.4, 0.2, 0.2]])
+    target = torch.tensor([[0.52, 0.48, 0.28, 0.22], [float("nan")] * 4, [0.38, 0.43, 0.25, 0.2]])
+
+    class Output:  # the two fields tracking_loss reads
+        pass
+
+    output = Output()
+    output.score_map, output.boxes = score_map.clone().requires_grad_(), boxes
+    loss, parts = tracking_loss(output, target)
+    present = torch.tensor([True, False, True])
+    giou, iou = giou_loss(boxes[present], target[present])
+    assert parts["giou"] == pytest.approx(giou.item(), rel=1e-6) and parts["iou"] == pytest.approx(iou.item(), rel=1e-6)
+    assert parts["l1"] == pytest.approx(l1_loss(boxes[present], target[present]).item(), rel=1e-6)
+    # the absent row's heat-map is all zero: every cell a full negative, the positives those of the other rows
+    heatmap = gaussian_heatmap(target[present], 8)
+    expected_focal = focal_loss(score_map, torch.cat([heatmap[:1], torch.zeros(1, 1, 8, 8), heatmap[1:]]))
+    assert parts["focal"] == pytest.approx(expected_focal.item(), rel=1e-6)
+    assert math.isfinite(loss.item())
+    loss.backward()
+    assert torch.isfinite(output.score_map.grad).all() and (output.score_map.grad[1] > 0).all()
+
+    # every row absent: no box terms, the focal loss of an all-zero target; gradients still reach the boxes' graph
+    output.boxes = boxes.clone().requires_grad_()
+    loss, parts = tracking_loss(output, torch.full((3, 4), float("nan")))
+    assert parts["giou"] == parts["l1"] == 0.0
+    assert parts["focal"] == pytest.approx(focal_loss(score_map, torch.zeros(3, 1, 8, 8)).item(), rel=1e-6)
+    loss.backward()
+    assert torch.equal(output.boxes.grad, torch.zeros(3, 4))

@@ -1,5 +1,6 @@
 """The training loop: a tiny model on generated sequences; exact resume, the paper's policy, DDP, bad input."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from safetensors.torch import load_file
 
 from sdstrack import SDSTrack, SDSTrackConfig, Tracker
 from sdstrack.datasets import DatasetError, load_dataset
+from sdstrack.preprocessing import FramePair
 from sdstrack.training import PairSampler, SamplingOptions, parameter_role, train, validate
 from sdstrack.training.trainer import sample_masks
 
@@ -289,3 +291,48 @@ def test_the_fused_fusion_pass_draws_one_stochastic_depth_per_sample():
     kept = dropped[:, 0, 0] > 0
     assert torch.equal(kept[:64], kept[64:]) and 0 < kept[:64].sum() < 64
     assert torch.equal(drop_path(update, 0.5, False, paired_halves=True), update)
+
+
+def test_target_absent_samples_crop_the_hidden_frame_where_the_target_was_last_seen(data):
+    sequences = load_dataset("folder", data)  # the target is hidden (ground truth NaN) on frames 3 and 4 of each
+    assert all(np.array_equal(np.flatnonzero(s.absent), [3, 4]) for s in sequences)
+    model = SDSTrackConfig(**TINY)
+    still = dict(center_jitter=0, scale_jitter=0, flip_probability=0, brightness_jitter=0)
+    sampler = PairSampler([(sequences, 1.0)], model, SamplingOptions(absent_probability=0.5, **still))
+    plain = PairSampler([(sequences, 1.0)], model, SamplingOptions(**still))
+    absent = 0
+    for index in range(24):
+        template, search, box = sampler.sample(index)
+        if not np.isnan(box).any():  # a sample with the target: the one drawn without absent samples
+            t0, s0, b0 = plain.sample(index)
+            assert np.array_equal(box, b0) and np.array_equal(search.rgb, s0.rgb) and np.array_equal(template.x, t0.x)
+            continue
+        absent += 1
+        assert np.isnan(box).all()
+        # the search crop: frame 3 or 4 of a sequence, around its frame-2 box (the last with the target visible)
+        crops = [FramePair(*s.frame(i), "depth", bgr=True).crop(tuple(s.groundtruth[2]), model.search_factor,
+                                                                model.search_size, model.patch_size, 0.0)
+                 for s in sequences for i in (3, 4)]
+        assert sum(np.array_equal(search.rgb, c.rgb) and np.array_equal(search.x, c.x) for c in crops) == 1
+    assert 6 <= absent <= 18  # about half of 24
+    assert torch.isnan(sampler.batch(range(24)).boxes).any(1).sum().item() == absent
+    # sequences that never hide their target cannot give such samples
+    shown = []
+    for s in sequences:
+        groundtruth = s.groundtruth.copy()
+        groundtruth[3:5] = groundtruth[2]
+        shown.append(dataclasses.replace(s, groundtruth=groundtruth, absent=np.zeros_like(s.absent)))
+    with pytest.raises(DatasetError, match="absent_probability=0.5 asks for target-absent samples"):
+        PairSampler([(shown, 1.0)], model, SamplingOptions(absent_probability=0.5))
+
+
+def test_a_run_with_target_absent_samples_trains_on_finite_losses(data, tmp_path):
+    run = config(data, tmp_path / "run", steps=3, batch_size=4, sampling={"absent_probability": 0.5})
+    train(run, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [r for r in log if "loss" in r]
+    assert len(losses) == 3 and all(np.isfinite(r[k]) for r in losses for k in ("loss", "clean/giou", "clean/focal"))
+    # its 12 samples (global indices 0-11, seed 0) hold target-absent ones: NaN boxes, which reached the loss
+    sampler = PairSampler([(load_dataset("folder", data), 1.0)], SDSTrackConfig(**TINY),
+                          SamplingOptions(absent_probability=0.5), seed=0)
+    assert torch.isnan(sampler.batch(range(12)).boxes).any(1).any()

@@ -192,15 +192,28 @@ def tracking_loss(
     Args:
         output: a :class:`sdstrack.model.network.SDSTrackOutput` (uses ``boxes`` (B, 4), decoded at the arg-max,
             and ``score_map`` (B, 1, G, G)).
-        target_boxes: (B, 4) ground truth ``cx, cy, w, h`` as fractions of the search crop.
+        target_boxes: (B, 4) ground truth ``cx, cy, w, h`` as fractions of the search crop. A NaN row marks a
+            target-absent sample (not in the original; :class:`sdstrack.training.sampling.SamplingOptions`
+            ``absent_probability``): the GIoU and L1 terms average over the other rows only (0 when there are
+            none), and its heat-map is zero everywhere, so the focal loss pushes its whole score map down.
 
     Returns (loss, parts): the scalar loss (attached) and detached floats ``loss``, ``giou``, ``l1``, ``focal``
-    (unweighted terms) and ``iou`` (mean IoU of the decoded boxes).
+    (unweighted terms) and ``iou`` (mean IoU of the decoded boxes of the samples with a target).
     """
     target_boxes = target_boxes.to(output.boxes.device)
-    giou, iou = giou_loss(output.boxes, target_boxes)
-    l1 = l1_loss(output.boxes, target_boxes)
-    heatmap = gaussian_heatmap(target_boxes, output.score_map.shape[-1])
+    present = ~torch.isnan(target_boxes).any(dim=1)
+    grid = output.score_map.shape[-1]
+    if bool(present.all()):
+        giou, iou = giou_loss(output.boxes, target_boxes)
+        l1 = l1_loss(output.boxes, target_boxes)
+        heatmap = gaussian_heatmap(target_boxes, grid)
+    else:
+        if bool(present.any()):
+            giou, iou = giou_loss(output.boxes[present], target_boxes[present])
+            l1 = l1_loss(output.boxes[present], target_boxes[present])
+        else:  # zeros that keep the graph (and every parameter's gradient defined)
+            giou = iou = l1 = output.boxes.sum() * 0.0
+        heatmap = gaussian_heatmap(target_boxes.nan_to_num(0.5), grid) * present[:, None, None, None]
     focal = focal_loss(output.score_map, heatmap)
     loss = weights.giou * giou + weights.l1 * l1 + weights.focal * focal
     parts = {"loss": loss, "giou": giou, "l1": l1, "focal": focal, "iou": iou}

@@ -26,6 +26,16 @@ replaced by uniform noise before cropping (:func:`sdstrack.evaluation.protocols.
 the X sensor sends garbage it is not told about. Its draws come from a random stream of their own: every
 other draw, and so every crop but that X image, is the same whatever the probability.
 
+Not in the original either: with ``absent_probability`` > 0, a sample is, with that probability, a *target-absent*
+pair: a source by weight, a sequence uniformly among its sequences that mark the target absent (fully hidden by
+an occluder, out of view) on some frame after a visible one, such a frame uniformly as the search frame, and a
+template frame uniformly among the visible frames before it, less than ``max_gap`` frames earlier. Its search
+crop is taken around the jittered box of the last frame before it with the target visible, where a tracker
+that had followed the target so far would look. Its target box is NaN: the loss then asks for a
+score map that is zero everywhere (:func:`sdstrack.training.objective.tracking_loss`), so the network learns
+that whatever hides the target, e.g. the occluder in its place, is not the target. Which samples are absent
+comes from a random stream of its own; the samples that are not are the same whatever the probability.
+
 Boxes are top-left ``x, y, w, h`` in pixels in sequences; the training target is ``cx, cy, w, h`` as
 fractions of the search crop, what the network predicts.
 """
@@ -45,6 +55,7 @@ from ..preprocessing import FramePair, TargetCrop, normalise
 
 MAX_DRAWS = 20
 NOISE_STREAM = 1  # third seed word of the X-noise draws of a sample
+ABSENT_STREAM = 2  # third seed word of the draw that makes a sample target-absent
 
 
 @dataclass(frozen=True)
@@ -58,9 +69,10 @@ class SamplingOptions:
     flip_probability: float = 0.5
     brightness_jitter: float = 0.2
     x_noise_probability: float = 0.0
+    absent_probability: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("grayscale_probability", "flip_probability", "x_noise_probability"):
+        for name in ("grayscale_probability", "flip_probability", "x_noise_probability", "absent_probability"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f"{name}={value!r} must lie in [0, 1]")
@@ -72,7 +84,8 @@ class TrainingBatch:
 
     Attributes:
         template, search: (B, 6, size, size) float32 normalised crops (RGB channels 0-2, X 3-5).
-        boxes: (B, 4) float32 target ``cx, cy, w, h`` as fractions of the search crop.
+        boxes: (B, 4) float32 target ``cx, cy, w, h`` as fractions of the search crop; NaN rows for
+            target-absent samples.
     """
 
     template: torch.Tensor
@@ -94,7 +107,8 @@ class PairSampler:
                  options: SamplingOptions | None = None, seed: int = 0) -> None:
         self.config, self.options, self.seed = config, options or SamplingOptions(), seed
         self.sources: list[tuple[list[Sequence], list[np.ndarray]]] = []
-        weights = []
+        self.absent_sources: list[tuple[list[Sequence], list[np.ndarray]]] = []  # per source: sequences with
+        weights, absent_weights = [], []  # an absent frame after a visible one, and those frames
         for sequences, weight in sources:
             if not sequences:
                 raise DatasetError("a training source holds no sequences; check its root and sequence list")
@@ -113,7 +127,18 @@ class PairSampler:
                 visible.append(frames)
             self.sources.append((sequences, visible))
             weights.append(weight)
+            hidden = [(s, np.flatnonzero(s.absent & (np.arange(len(s.absent)) > frames[0])))
+                      for s, frames in zip(sequences, visible)]
+            hidden = [(s, frames) for s, frames in hidden if frames.size]
+            if hidden:
+                self.absent_sources.append(([s for s, _ in hidden], [frames for _, frames in hidden]))
+                absent_weights.append(weight)
         self.weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+        if self.options.absent_probability > 0 and not self.absent_sources:
+            raise DatasetError(f"absent_probability={self.options.absent_probability} asks for target-absent "
+                               "samples, but no training sequence marks the target absent after a frame where "
+                               "it is visible: set absent_probability to 0 or add such sequences")
+        self.absent_weights = np.asarray(absent_weights, dtype=np.float64) / max(np.sum(absent_weights), 1e-300)
 
     def sample(self, index: int) -> tuple[TargetCrop, TargetCrop, np.ndarray]:
         """Sample ``index``: the template crop, the search crop (uint8, augmented) and the target box."""
@@ -123,6 +148,9 @@ class PairSampler:
         if opt.x_noise_probability > 0:  # other draws do not depend on x_noise_probability
             stream = np.random.default_rng([self.seed, index, NOISE_STREAM])
             noise = stream if stream.random() < opt.x_noise_probability else None
+        if opt.absent_probability > 0 and np.random.default_rng([self.seed, index, ABSENT_STREAM]).random() < \
+                opt.absent_probability:
+            return self._absent_sample(rng, noise)
         for _ in range(MAX_DRAWS):
             sequences, visible = self.sources[rng.choice(len(self.sources), p=self.weights)]
             which = int(rng.integers(len(sequences)))
@@ -143,6 +171,30 @@ class PairSampler:
             return _augment(template, search, target, rng, opt)
         raise DatasetError(f"sample {index}: no template frame with a visible search frame after it in {MAX_DRAWS} "
                            "draws: the sequences need at least two frames with the target visible")
+
+    def _absent_sample(self, rng: np.random.Generator, noise: np.random.Generator | None
+                       ) -> tuple[TargetCrop, TargetCrop, np.ndarray]:
+        """A target-absent pair (module docstring): its target box is NaN."""
+        cfg, opt = self.config, self.options
+        for _ in range(MAX_DRAWS):
+            sequences, hidden = self.absent_sources[rng.choice(len(self.absent_sources), p=self.absent_weights)]
+            which = int(rng.integers(len(sequences)))
+            sequence, search_index = sequences[which], int(hidden[which][rng.integers(hidden[which].size)])
+            visible = np.flatnonzero(~sequence.absent)
+            earlier = visible[(visible < search_index) & (visible > search_index - opt.max_gap)]
+            if earlier.size == 0:
+                continue
+            template_index = int(earlier[rng.integers(earlier.size)])
+            last_seen = sequence.groundtruth[int(visible[visible < search_index][-1])]
+            jittered = _jitter(last_seen, rng, opt)
+            if jittered is None:
+                continue
+            template = _crop(sequence, template_index, sequence.groundtruth[template_index], cfg.template_factor,
+                             cfg.template_size, cfg)
+            search = _crop(sequence, search_index, jittered, cfg.search_factor, cfg.search_size, cfg, noise)
+            return _augment(template, search, np.full(4, np.nan), rng, opt)
+        raise DatasetError(f"no target-absent pair in {MAX_DRAWS} draws: the frames where the target is absent "
+                           f"lie more than max_gap={opt.max_gap} frames after every visible one")
 
     def batch(self, indices: list[int] | range, device: torch.device | str = "cpu") -> TrainingBatch:
         """The samples ``indices`` stacked into network inputs on ``device``."""
