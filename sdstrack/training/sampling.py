@@ -107,8 +107,9 @@ class PairSampler:
                  options: SamplingOptions | None = None, seed: int = 0) -> None:
         self.config, self.options, self.seed = config, options or SamplingOptions(), seed
         self.sources: list[tuple[list[Sequence], list[np.ndarray]]] = []
-        self.absent_sources: list[tuple[list[Sequence], list[np.ndarray]]] = []  # per source: sequences with
-        weights, absent_weights = [], []  # an absent frame after a visible one, and those frames
+        # per source: its sequences with an absent frame after a visible one, those frames, their visible frames
+        self.absent_sources: list[tuple[list[Sequence], list[np.ndarray], list[np.ndarray]]] = []
+        weights, absent_weights = [], []
         for sequences, weight in sources:
             if not sequences:
                 raise DatasetError("a training source holds no sequences; check its root and sequence list")
@@ -127,11 +128,11 @@ class PairSampler:
                 visible.append(frames)
             self.sources.append((sequences, visible))
             weights.append(weight)
-            hidden = [(s, np.flatnonzero(s.absent & (np.arange(len(s.absent)) > frames[0])))
+            hidden = [(s, np.flatnonzero(s.absent & (np.arange(len(s.absent)) > frames[0])), frames)
                       for s, frames in zip(sequences, visible)]
-            hidden = [(s, frames) for s, frames in hidden if frames.size]
+            hidden = [entry for entry in hidden if entry[1].size]
             if hidden:
-                self.absent_sources.append(([s for s, _ in hidden], [frames for _, frames in hidden]))
+                self.absent_sources.append(tuple(list(column) for column in zip(*hidden)))
                 absent_weights.append(weight)
         self.weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
         if self.options.absent_probability > 0 and not self.absent_sources:
@@ -177,10 +178,10 @@ class PairSampler:
         """A target-absent pair (module docstring): its target box is NaN."""
         cfg, opt = self.config, self.options
         for _ in range(MAX_DRAWS):
-            sequences, hidden = self.absent_sources[rng.choice(len(self.absent_sources), p=self.absent_weights)]
+            sequences, hidden, seen = self.absent_sources[rng.choice(len(self.absent_sources), p=self.absent_weights)]
             which = int(rng.integers(len(sequences)))
             sequence, search_index = sequences[which], int(hidden[which][rng.integers(hidden[which].size)])
-            visible = np.flatnonzero(~sequence.absent)
+            visible = seen[which]
             earlier = visible[(visible < search_index) & (visible > search_index - opt.max_gap)]
             if earlier.size == 0:
                 continue
