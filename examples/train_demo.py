@@ -13,11 +13,11 @@ A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is t
    and divided by 10 at 80 % of the stage, candidate elimination at its keep ratio throughout, samples and
    masks drawn with seed S + 2 (stage 2), S + 4 (stage 3), ... so that no stage repeats another's draws.
    --more-steps with no number stops after stage 1.
-3. From stage 5 on, a fraction P of the samples (--absent-probability, default 0.1) is target-absent: a frame
-   where the target is hidden, cropped where it was last seen, with a score map of zeros as the target
-   (``"sampling": {"absent_probability": P}``), so that the network stops taking the occluder for the target.
-   With another P those stages' folders are named stage5-absentP, ...: --absent-probability 0 trains the same
-   stage without them next to it, from the same stage 4 (the control that measures what they add).
+3. --absent-probability P (default 0: the bundled model has none) makes a fraction P of the samples of stage 5
+   and later target-absent: a frame where the target is hidden, cropped where it was last seen, with a score
+   map of zeros as the target (``"sampling": {"absent_probability": P}``). Those stages' folders are then named
+   stage5-absentP, ..., next to the plain ones and from the same stage 4: the experiment of the model card,
+   where they did not help.
 
 Every stage trains for missing and broken sensors (options sdstrack adds to the paper's recipe): the masked
 pass hides one whole modality in half of the samples (``modality_drop`` 0.5) and a fifth of the search
@@ -52,8 +52,7 @@ from pathlib import Path
 from sdstrack.modalities import MODALITIES
 from sdstrack.training import train
 
-ABSENT_FROM_STAGE = 5  # the first stage that draws target-absent samples
-ABSENT_PROBABILITY = 0.1  # the bundled model's fraction of them
+ABSENT_FROM_STAGE = 5  # the first stage that draws target-absent samples when --absent-probability asks for them
 
 MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fusion_layers": [1, 3, 4, 5],
          "ce_layers": [1, 3, 4], "head_channels": 64, "template_size": 64, "search_size": 128}
@@ -61,7 +60,7 @@ MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fus
 
 def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: str, distillation: bool,
                   seed: int, workers: int, modality: str = "depth", init: str | None = None,
-                  absent_probability: float = ABSENT_PROBABILITY) -> list[dict]:
+                  absent_probability: float = 0.0) -> list[dict]:
     """The training configs of the stages, in order (each after the first starts from the one before)."""
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
@@ -89,9 +88,9 @@ def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: s
     stages = [first]
     for number, stage_steps in enumerate(more_steps, start=2):
         folder, sampling = f"stage{number}", common["sampling"]
-        if number >= ABSENT_FROM_STAGE:
+        if absent_probability and number >= ABSENT_FROM_STAGE:
             sampling = {**sampling, "absent_probability": absent_probability}
-            folder += "" if absent_probability == ABSENT_PROBABILITY else f"-absent{absent_probability:g}"
+            folder += f"-absent{absent_probability:g}"
         stages.append({**common, "output_dir": str(run / folder), "sampling": sampling,
                        "init": str(Path(stages[-1]["output_dir"]) / "model"), "steps": stage_steps, "lr": 1e-4,
                        "lr_drop_step": int(stage_steps * 0.8), "ce_start_epoch": 1, "ce_warmup_epochs": 0,
@@ -117,9 +116,9 @@ def argument_parser() -> argparse.ArgumentParser:
                         help="start stage 1 from this trained model (short name or folder; any sensor) and train "
                              "its X patch embedding and adapters only (the paper's policy); the RGB-T model: "
                              "sdstrack-demo")
-    parser.add_argument("--absent-probability", type=float, default=ABSENT_PROBABILITY,
-                        help=f"fraction of target-absent samples from stage {ABSENT_FROM_STAGE} on; the bundled "
-                             f"model: {ABSENT_PROBABILITY}, 0 for the control without them")
+    parser.add_argument("--absent-probability", type=float, default=0.0,
+                        help=f"fraction of target-absent samples from stage {ABSENT_FROM_STAGE} on, trained in "
+                             f"folders of their own (stage{ABSENT_FROM_STAGE}-absentP); the bundled model: 0")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes drawing training samples (e.g. the CPU cores on a GPU machine); the "
                              "samples, and so the model, do not depend on it")
