@@ -203,17 +203,12 @@ def tracking_loss(
     target_boxes = target_boxes.to(output.boxes.device)
     present = ~torch.isnan(target_boxes).any(dim=1)
     grid = output.score_map.shape[-1]
-    if bool(present.all()):
-        giou, iou = giou_loss(output.boxes, target_boxes)
-        l1 = l1_loss(output.boxes, target_boxes)
-        heatmap = gaussian_heatmap(target_boxes, grid)
-    else:
-        if bool(present.any()):
-            giou, iou = giou_loss(output.boxes[present], target_boxes[present])
-            l1 = l1_loss(output.boxes[present], target_boxes[present])
-        else:  # zeros that keep the graph (and every parameter's gradient defined)
-            giou = iou = l1 = output.boxes.sum() * 0.0
-        heatmap = gaussian_heatmap(target_boxes.nan_to_num(0.5), grid) * present[:, None, None, None]
+    if bool(present.any()):
+        giou, iou = giou_loss(output.boxes[present], target_boxes[present])
+        l1 = l1_loss(output.boxes[present], target_boxes[present])
+    else:  # zeros that keep the graph (and every parameter's gradient defined)
+        giou = iou = l1 = output.boxes.sum() * 0.0
+    heatmap = gaussian_heatmap(target_boxes.nan_to_num(0.5), grid) * present[:, None, None, None]
     focal = focal_loss(output.score_map, heatmap)
     loss = weights.giou * giou + weights.l1 * l1 + weights.focal * focal
     parts = {"loss": loss, "giou": giou, "l1": l1, "focal": focal, "iou": iou}

@@ -139,7 +139,7 @@ class PairSampler:
             raise DatasetError(f"absent_probability={self.options.absent_probability} asks for target-absent "
                                "samples, but no training sequence marks the target absent after a frame where "
                                "it is visible: set absent_probability to 0 or add such sequences")
-        self.absent_weights = np.asarray(absent_weights, dtype=np.float64) / max(np.sum(absent_weights), 1e-300)
+        self.absent_weights = np.asarray(absent_weights, dtype=np.float64) / np.sum(absent_weights)  # [] when none
 
     def sample(self, index: int) -> tuple[TargetCrop, TargetCrop, np.ndarray]:
         """Sample ``index``: the template crop, the search crop (uint8, augmented) and the target box."""
@@ -181,12 +181,12 @@ class PairSampler:
             sequences, hidden, seen = self.absent_sources[rng.choice(len(self.absent_sources), p=self.absent_weights)]
             which = int(rng.integers(len(sequences)))
             sequence, search_index = sequences[which], int(hidden[which][rng.integers(hidden[which].size)])
-            visible = seen[which]
-            earlier = visible[(visible < search_index) & (visible > search_index - opt.max_gap)]
+            before = seen[which][seen[which] < search_index]  # never empty: hidden frames follow a visible one
+            earlier = before[before > search_index - opt.max_gap]
             if earlier.size == 0:
                 continue
             template_index = int(earlier[rng.integers(earlier.size)])
-            last_seen = sequence.groundtruth[int(visible[visible < search_index][-1])]
+            last_seen = sequence.groundtruth[int(before[-1])]
             jittered = _jitter(last_seen, rng, opt)
             if jittered is None:
                 continue
