@@ -8,16 +8,16 @@ A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is t
 
 1. WORKDIR/<run>/stage1: N steps (default 7,000) from random weights at lr 5e-4, divided by 10 at 80 % of
    them; candidate elimination keeps every token for 4 "epochs" of 400 steps, then ramps to its keep ratio.
-2. WORKDIR/<run>/stage2, stage3, ...: one per number after --more-steps (default 3,000 4,000 6,000 4,000), each
-   that many more steps from the previous stage's weights with the learning rate started again at 1e-4
-   and divided by 10 at 80 % of the stage, candidate elimination at its keep ratio throughout, samples and
+2. WORKDIR/<run>/stage2, stage3, ...: one per number after --more-steps (default 3,000 4,000 6,000 4,000
+   4,000), each that many more steps from the previous stage's weights with the learning rate started again
+   at 1e-4 and divided by 10 at 80 % of the stage, candidate elimination at its keep ratio throughout, samples and
    masks drawn with seed S + 2 (stage 2), S + 4 (stage 3), ... so that no stage repeats another's draws.
    --more-steps with no number stops after stage 1.
 3. --absent-probability P (default 0: the bundled model has none) makes a fraction P of the samples of stage 5
    and later target-absent: a frame where the target is hidden, cropped where it was last seen, with a score
    map of zeros as the target (``"sampling": {"absent_probability": P}``). Those stages' folders are then named
-   stage5-absentP, ..., next to the plain ones and from the same stage 4: the experiment of the model card,
-   where they did not help.
+   stage5-absentP, stage6-absentP, next to the plain ones and from the same stage 4: the experiment of the
+   model card (its stage 5 with P = 0.1), where they did not help.
 
 Every stage trains for missing and broken sensors (options sdstrack adds to the paper's recipe): the masked
 pass hides one whole modality in half of the samples (``modality_drop`` 0.5) and a fifth of the search
@@ -41,7 +41,7 @@ The training and validation sequences are synthetic, written into WORKDIR/data o
 (deterministic: the same files on any machine). A stopped run resumes from its checkpoints and a finished
 stage is not run again (the same command with other options is an error naming them), so adding a number
 to --more-steps trains one more stage on top of the finished ones. The finished model is the last stage's
-``model`` folder (config.json + model.safetensors; WORKDIR/run/stage5/model by default). This is how the
+``model`` folder (config.json + model.safetensors; WORKDIR/run/stage6/model by default). This is how the
 bundled ``sdstrack-demo`` model was trained (weights/sdstrack-demo/README.md: the command, wall time and
 results).
 """
@@ -103,7 +103,7 @@ def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--steps", type=int, default=7000, help="steps of stage 1 (from scratch)")
-    parser.add_argument("--more-steps", type=int, nargs="*", default=[3000, 4000, 6000, 4000],
+    parser.add_argument("--more-steps", type=int, nargs="*", default=[3000, 4000, 6000, 4000, 4000],
                         help="steps of each stage after the first (none: stage 1 only)")
     parser.add_argument("--precision", default="bfloat16",
                         help="autocast of the forward passes: bfloat16 (GPUs, CPUs with AVX-512 BF16) or float32")

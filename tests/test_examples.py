@@ -173,14 +173,15 @@ def _without_paths(config: dict) -> dict:
     return {**{k: v for k, v in config.items() if k not in ("output_dir", "init", *data)}, **data}
 
 
-STAGE4 = ["--more-steps", "3000", "4000", "6000"]  # the recipe without its stage 5
+STAGE4 = ["--more-steps", "3000", "4000", "6000"]  # the recipe without its stages 5 and 6
+STAGE5 = ["--more-steps", "3000", "4000", "6000", "4000"]  # the recipe without its stage 6
 
 
 @pytest.mark.parametrize("options, record", [
     ([], "sdstrack-demo/training/"),
-    # the run-to-run spread's second draw and the ablation's second draw (model card)
-    (["--seed", "1"], "sdstrack-demo/training/seed-1/"),
-    (["--no-distillation", "--seed", "1"], "sdstrack-demo/training/no-distillation-seed-1/"),
+    # the run-to-run spread's second draw and the ablation's second draw (model card), trained through stage 5
+    (["--seed", "1", *STAGE5], "sdstrack-demo/training/seed-1/"),
+    (["--no-distillation", "--seed", "1", *STAGE5], "sdstrack-demo/training/no-distillation-seed-1/"),
     # the ablation's first draw, trained through stage 4
     (["--no-distillation", *STAGE4], "sdstrack-demo/training/no-distillation/"),
     # the RGB-T sibling (its model card), and the model bundled under that name before it (from scratch)
@@ -211,10 +212,13 @@ def test_train_demo_trains_target_absent_samples_only_when_asked_and_beside_the_
     assert experiment[:4] == stages[:4]  # the same stages 1-4: both stage 5s start from the same weights
     assert Path(experiment[4]["output_dir"]) == tmp_path / "run" / "stage5-absent0.1"
     assert experiment[4]["init"] == stages[4]["init"] == str(tmp_path / "run" / "stage4" / "model")
-    ignored = ("output_dir", "sampling")
-    assert {k: v for k, v in experiment[4].items() if k not in ignored} == \
-        {k: v for k, v in stages[4].items() if k not in ignored}
-    assert experiment[4]["sampling"] == {**stages[4]["sampling"], "absent_probability": 0.1}
+    assert Path(experiment[5]["output_dir"]) == tmp_path / "run" / "stage6-absent0.1"  # goes on from its own stage 5
+    assert experiment[5]["init"] == str(tmp_path / "run" / "stage5-absent0.1" / "model")
+    ignored = ("output_dir", "init", "sampling")
+    for ours, plain in zip(experiment[4:], stages[4:], strict=True):
+        assert {k: v for k, v in ours.items() if k not in ignored} == \
+            {k: v for k, v in plain.items() if k not in ignored}
+        assert ours["sampling"] == {**plain["sampling"], "absent_probability": 0.1}
     # the experiment of the model card is this command's stage 5 (paths aside: it started from stage 4's weights,
     # bundled as sdstrack-demo then)
     recorded = json.loads((REPO / "weights/sdstrack-demo/training/stage5-absent0.1/config.json").read_text())
@@ -242,7 +246,7 @@ def test_train_demo_trains_the_same_recipe_for_another_sensor(tmp_path, modality
     for options in ([], ["--no-distillation", "--seed", "1"]):
         depth = _train_demo_stages(tmp_path, *options)
         other = _train_demo_stages(tmp_path, *options, "--modality", modality)
-        assert len(other) == len(depth) == 5
+        assert len(other) == len(depth) == 6
         for d, o in zip(depth, other):
             TrainConfig.from_dict(o)  # a valid training config
             # the model and the data are for the other sensor, in folders of their own...
