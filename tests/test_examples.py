@@ -103,6 +103,14 @@ def test_robustness_table_benchmarks_the_models_sensor_and_keeps_its_workdir_to_
     message = refused(*table, "--length", "7")
     assert "'length': (6, 7)" in message and "another WORKDIR" in message
     assert "different X sensors" in refused(*table[:3], f"depth={tmp_path / 'depth'}", *table[3:], "--length", "6")
+    assert "'seed': (2, 3)" in refused(*table, "--length", "6", "--seed", "3")
+    # another held-out set goes into its own WORKDIR and holds other sequences; the training data's seeds are refused
+    other = [table[0], tmp_path / "other", *table[2:], "--length", "6", "--seed", "3"]
+    assert _run(*other, cwd=tmp_path)[2].startswith("| both sensors | ")
+    assert (tmp_path / "other" / "benchmark" / "synthetic-thermal-0000" / "groundtruth.txt").read_text() != \
+        (sequence / "groundtruth.txt").read_text()
+    for seed, data in ((0, "training"), (1, "validation")):
+        assert f"draws the {data} sequences" in refused(*other[:-1], str(seed))
 
 
 def test_opencv_baseline_results_are_scored_by_sdstrack(tmp_path):
