@@ -192,8 +192,8 @@ STAGE4 = ["--more-steps", "3000", "4000", "6000"]  # the recipe without its stag
     # the ablation's first draw, trained through stage 4
     (["--no-distillation", *STAGE4], "sdstrack-demo/training/no-distillation/"),
     # the RGB-T sibling (its model card), and the model bundled under that name before it (from scratch)
-    (["--modality", "thermal", "--init", "weights/sdstrack-demo/training/stage4/model", "--steps", "4000",
-      "--more-steps"], "sdstrack-demo-thermal/training/"),
+    (["--modality", "thermal", "--init", "sdstrack-demo", "--steps", "4000", "--more-steps"],
+     "sdstrack-demo-thermal/training/"),
     (["--modality", "thermal", "--more-steps", "3000", "4000"], "sdstrack-demo-thermal/training/from-scratch/"),
 ])
 def test_train_demo_runs_the_recipe_the_bundled_models_were_trained_with(tmp_path, options, record):
