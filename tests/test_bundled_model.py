@@ -1,7 +1,5 @@
 """The bundled trained models really track: a property of the shipped weights, on clips no training used."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -12,8 +10,6 @@ from sdstrack.datasets.synthetic import generate_sequence
 from sdstrack.demo import DEMO_SEED
 from sdstrack.evaluation.metrics import iou
 from sdstrack.model import example_crops
-
-REPO = Path(__file__).resolve().parents[1]
 
 THERMAL_MODEL = "sdstrack-demo-thermal"
 
