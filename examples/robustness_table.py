@@ -29,6 +29,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from train_demo import DATA_SEEDS  # this folder's training recipe: its data's seeds are no benchmark
+
 from sdstrack.backends import backend_names
 from sdstrack.checkpoint import read_config
 from sdstrack.datasets import DatasetError
@@ -39,7 +41,6 @@ from sdstrack.evaluation.robustness import CONDITIONS, baseline_column, format_t
 from sdstrack.runtime import DTYPES
 
 HELD_OUT_SEED = 2
-TRAINING_SEEDS = {0: "training", 1: "validation"}  # the synthetic seeds of examples/train_demo.py's data
 BASELINE = Path(__file__).resolve().parent / "opencv_baseline.py"
 
 
@@ -79,8 +80,8 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=100)
     parser.add_argument("--size", default="320x240", help="frame size WxH")
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED,
-                        help=f"the benchmark's synthetic seed (default {HELD_OUT_SEED}; not 0 or 1, the training "
-                             "and validation data's)")
+                        help=f"the benchmark's synthetic seed (default {HELD_OUT_SEED}; not "
+                             f"{' or '.join(map(str, DATA_SEEDS.values()))}, the training and validation data's)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None, choices=tuple(DTYPES), help="default float32; float16 on GPUs")
     parser.add_argument("--backend", default="torch", choices=backend_names())
@@ -94,8 +95,9 @@ def main() -> None:
     models = dict(item.split("=", 1) for item in args.models)
     if args.margin and not set(args.margin) <= set(models):
         parser.error(f"--margin takes two of the model names {sorted(models)}, got {args.margin}")
-    if args.seed in TRAINING_SEEDS:
-        parser.error(f"--seed {args.seed} draws the {TRAINING_SEEDS[args.seed]} sequences of the bundled models: "
+    data = {seed: name for name, seed in DATA_SEEDS.items()}
+    if args.seed in data:
+        parser.error(f"--seed {args.seed} draws the {data[args.seed]} sequences of the bundled models: "
                      f"a benchmark needs a seed never used in training, e.g. {HELD_OUT_SEED} (the default) or 3")
     width, height = (int(v) for v in args.size.split("x"))
     settings = {"sequences": args.sequences, "length": args.length, "x_format": models_modality(models),

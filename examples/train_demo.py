@@ -52,6 +52,7 @@ from pathlib import Path
 from sdstrack.modalities import MODALITIES
 from sdstrack.training import train
 
+DATA_SEEDS = {"training": 0, "validation": 1}  # synthetic seeds of the training and validation sequences
 ABSENT_FROM_STAGE = 5  # the first stage that draws target-absent samples when --absent-probability asks for them
 
 MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fusion_layers": [1, 3, 4, 5],
@@ -70,9 +71,11 @@ def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: s
                      + (f"-from-{Path(init).name}" if init else ""))
     common = {
         "train_data": [{"dataset": "synthetic", "root": str(data / f"synthetic{sensor}-train"),
-                        "synthetic": {"sequences": 600, "length": 100, "x_format": modality, "seed": 0}}],
+                        "synthetic": {"sequences": 600, "length": 100, "x_format": modality,
+                                      "seed": DATA_SEEDS["training"]}}],
         "val_data": [{"dataset": "synthetic", "root": str(data / f"synthetic{sensor}-val"),
-                      "synthetic": {"sequences": 8, "length": 100, "x_format": modality, "seed": 1}}],
+                      "synthetic": {"sequences": 8, "length": 100, "x_format": modality,
+                                    "seed": DATA_SEEDS["validation"]}}],
         "model": {**MODEL, "modality": modality}, "policy": "scratch", "distillation": distillation,
         "modality_drop": 0.5 if distillation else 0.0, "sampling": {"x_noise_probability": 0.2},
         "batch_size": 16, "precision": precision, "steps_per_epoch": 400, "checkpoint_every": 250,

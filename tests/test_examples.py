@@ -191,7 +191,7 @@ STAGE4 = ["--more-steps", "3000", "4000", "6000"]  # the recipe without its stag
     (["--no-distillation", "--seed", "1"], "sdstrack-demo/training/no-distillation-seed-1/"),
     # the ablation's first draw, trained through stage 4
     (["--no-distillation", *STAGE4], "sdstrack-demo/training/no-distillation/"),
-    # the RGB-T sibling (its model card), and the model bundled under that name before it (from scratch)
+    # the RGB-T sibling (its model card), and the first model bundled under that name (from scratch)
     (["--modality", "thermal", "--init", "sdstrack-demo", "--steps", "4000", "--more-steps"],
      "sdstrack-demo-thermal/training/"),
     (["--modality", "thermal", "--more-steps", "3000", "4000"], "sdstrack-demo-thermal/training/from-scratch/"),
