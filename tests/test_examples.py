@@ -232,6 +232,18 @@ def test_train_demo_trains_target_absent_samples_only_when_asked_and_beside_the_
     assert _without_paths(TrainConfig.from_dict(experiment[4]).to_dict()) == _without_paths(recorded)
 
 
+def test_the_seventh_stage_experiment_is_one_more_number_after_more_steps(tmp_path):
+    from sdstrack.training import TrainConfig
+
+    six = _train_demo_stages(tmp_path)
+    seven = _train_demo_stages(tmp_path, "--more-steps", "3000", "4000", "6000", "4000", "4000", "4000")
+    assert seven[:6] == six  # the bundled model's stages, untouched: stage 7 goes on from its weights
+    assert seven[6]["init"] == str(tmp_path / "run" / "stage6" / "model") and seven[6]["seed"] == six[5]["seed"] + 2
+    # the model card's experiment is this stage (paths aside: it started from the bundled stage 6's weights)
+    recorded = json.loads((REPO / "weights/sdstrack-demo/training/stage7-experiment/config.json").read_text())
+    assert _without_paths(TrainConfig.from_dict(seven[6]).to_dict()) == _without_paths(recorded)
+
+
 def test_train_demo_init_fine_tunes_a_trained_model_the_papers_way(tmp_path):
     from sdstrack.training import TrainConfig
 
