@@ -181,6 +181,15 @@ def _without_paths(config: dict) -> dict:
     return {**{k: v for k, v in config.items() if k not in ("output_dir", "init", *data)}, **data}
 
 
+def _is_recorded_run(stage: dict, record: str) -> bool:
+    """Whether a stage config that train_demo.py builds is the one recorded in weights/RECORD/config.json, paths
+    aside (the folders of the machine it ran on)."""
+    from sdstrack.training import TrainConfig
+
+    recorded = json.loads((REPO / "weights" / record / "config.json").read_text())
+    return _without_paths(TrainConfig.from_dict(stage).to_dict()) == _without_paths(recorded)
+
+
 STAGE4 = ["--more-steps", "3000", "4000", "6000"]  # the recipe without its stages 5 and 6
 
 
@@ -202,17 +211,12 @@ def test_train_demo_runs_the_recipe_the_bundled_models_were_trained_with(tmp_pat
     ours = [TrainConfig.from_dict(stage).to_dict() for stage in _train_demo_stages(tmp_path, *options)]
     for before, after in zip(ours, ours[1:]):  # each stage goes on from the one before
         assert after["init"] == str(Path(before["output_dir"]) / "model")
-    shipped = REPO / "weights" / record
-    recorded = [json.loads((shipped / f"stage{number}" / "config.json").read_text())
-                for number in range(1, len(ours) + 1)]
-    assert not (shipped / f"stage{len(ours) + 1}").exists()  # no recorded stage that the command leaves out
-    for config, record_config in zip(ours, recorded, strict=True):
-        assert _without_paths(config) == _without_paths(record_config)
+    assert not (REPO / "weights" / record / f"stage{len(ours) + 1}").exists()  # it trains every recorded stage
+    for number, config in enumerate(ours, start=1):
+        assert _is_recorded_run(config, f"{record}stage{number}")
 
 
 def test_train_demo_trains_target_absent_samples_only_when_asked_and_beside_the_plain_stages(tmp_path):
-    from sdstrack.training import TrainConfig
-
     stages = _train_demo_stages(tmp_path)
     assert all("absent_probability" not in stage["sampling"] for stage in stages)  # the bundled recipe has none
     experiment = _train_demo_stages(tmp_path, "--absent-probability", "0.1")
@@ -228,20 +232,16 @@ def test_train_demo_trains_target_absent_samples_only_when_asked_and_beside_the_
         assert ours["sampling"] == {**plain["sampling"], "absent_probability": 0.1}
     # the experiment of the model card is this command's stage 5 (paths aside: it started from stage 4's weights,
     # bundled as sdstrack-demo then)
-    recorded = json.loads((REPO / "weights/sdstrack-demo/training/stage5-absent0.1/config.json").read_text())
-    assert _without_paths(TrainConfig.from_dict(experiment[4]).to_dict()) == _without_paths(recorded)
+    assert _is_recorded_run(experiment[4], "sdstrack-demo/training/stage5-absent0.1")
 
 
 def test_the_seventh_stage_experiment_is_one_more_number_after_more_steps(tmp_path):
-    from sdstrack.training import TrainConfig
-
     six = _train_demo_stages(tmp_path)
     seven = _train_demo_stages(tmp_path, "--more-steps", "3000", "4000", "6000", "4000", "4000", "4000")
     assert seven[:6] == six  # the bundled model's stages, untouched: stage 7 goes on from its weights
     assert seven[6]["init"] == str(tmp_path / "run" / "stage6" / "model") and seven[6]["seed"] == six[5]["seed"] + 2
     # the model card's experiment is this stage (paths aside: it started from the bundled stage 6's weights)
-    recorded = json.loads((REPO / "weights/sdstrack-demo/training/stage7-experiment/config.json").read_text())
-    assert _without_paths(TrainConfig.from_dict(seven[6]).to_dict()) == _without_paths(recorded)
+    assert _is_recorded_run(seven[6], "sdstrack-demo/training/stage7-experiment")
 
 
 def test_train_demo_init_fine_tunes_a_trained_model_the_papers_way(tmp_path):
