@@ -3,6 +3,7 @@
 Usage: python examples/train_demo.py WORKDIR [--steps N] [--more-steps M [M ...]]
            [--precision bfloat16|float32] [--no-distillation] [--seed S] [--workers N]
            [--modality depth|thermal|event] [--init MODEL] [--absent-probability P]
+           [--zoom-out-probability P]
 
 A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is the config.json in its folder):
 
@@ -18,6 +19,10 @@ A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is t
    map of zeros as the target (``"sampling": {"absent_probability": P}``). Those stages' folders are then named
    stage5-absentP, stage6-absentP, next to the plain ones and from the same stage 4: the experiment of the
    model card (its stage 5 with P = 0.1), where they did not help.
+4. --zoom-out-probability P (default 0: the bundled model has none) grows the search crop of a fraction P of
+   the samples of stage 7 and later by up to 3 times, so that the target shows smaller than the original's
+   jitter ever makes it (``"sampling": {"zoom_out_probability": P}``: the crop a tracker takes after its box has
+   grown onto an occluder); those stages' folders are named stage7-zoomP, ..., from the same stage 6.
 
 Every stage trains for missing and broken sensors (options sdstrack adds to the paper's recipe): the masked
 pass hides one whole modality in half of the samples (``modality_drop`` 0.5) and a fifth of the search
@@ -53,7 +58,9 @@ from sdstrack.modalities import MODALITIES
 from sdstrack.training import train
 
 DATA_SEEDS = {"training": 0, "validation": 1}  # synthetic seeds of the training and validation sequences
-ABSENT_FROM_STAGE = 5  # the first stage that draws target-absent samples when --absent-probability asks for them
+# Sampling options sdstrack adds that the bundled recipe leaves out, each tried by an experiment of the model card:
+# the first stage that uses it when asked, and the name its stages' folders add (stage5-absent0.1).
+EXPERIMENTS = {"absent_probability": (5, "absent"), "zoom_out_probability": (7, "zoom")}
 
 MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fusion_layers": [1, 3, 4, 5],
          "ce_layers": [1, 3, 4], "head_channels": 64, "template_size": 64, "search_size": 128}
@@ -61,8 +68,9 @@ MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fus
 
 def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: str, distillation: bool,
                   seed: int, workers: int, modality: str = "depth", init: str | None = None,
-                  absent_probability: float = 0.0) -> list[dict]:
-    """The training configs of the stages, in order (each after the first starts from the one before)."""
+                  experiments: dict[str, float] | None = None) -> list[dict]:
+    """The training configs of the stages, in order (each after the first starts from the one before);
+    ``experiments`` maps options of :data:`EXPERIMENTS` to their values (0: off)."""
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
     sensor = "" if modality == "depth" else f"-{modality}"  # the bundled depth model's folders keep their names
@@ -91,9 +99,11 @@ def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: s
     stages = [first]
     for number, stage_steps in enumerate(more_steps, start=2):
         folder, sampling = f"stage{number}", common["sampling"]
-        if absent_probability and number >= ABSENT_FROM_STAGE:
-            sampling = {**sampling, "absent_probability": absent_probability}
-            folder += f"-absent{absent_probability:g}"
+        for option, value in (experiments or {}).items():
+            first_stage, name = EXPERIMENTS[option]
+            if value and number >= first_stage:
+                sampling = {**sampling, option: value}
+                folder += f"-{name}{value:g}"
         stages.append({**common, "output_dir": str(run / folder), "sampling": sampling,
                        "init": str(Path(stages[-1]["output_dir"]) / "model"), "steps": stage_steps, "lr": 1e-4,
                        "lr_drop_step": int(stage_steps * 0.8), "ce_start_epoch": 1, "ce_warmup_epochs": 0,
@@ -120,8 +130,12 @@ def argument_parser() -> argparse.ArgumentParser:
                              "its X patch embedding and adapters only (the paper's policy); the RGB-T model: "
                              "sdstrack-demo")
     parser.add_argument("--absent-probability", type=float, default=0.0,
-                        help=f"fraction of target-absent samples from stage {ABSENT_FROM_STAGE} on, trained in "
-                             f"folders of their own (stage{ABSENT_FROM_STAGE}-absentP); the bundled model: 0")
+                        help=f"fraction of target-absent samples from stage {EXPERIMENTS['absent_probability'][0]} "
+                             "on, trained in folders of their own (stage5-absentP); the bundled model: 0")
+    parser.add_argument("--zoom-out-probability", type=float, default=0.0,
+                        help="fraction of samples whose search crop is grown up to 3 times, from stage "
+                             f"{EXPERIMENTS['zoom_out_probability'][0]} on, in folders of their own "
+                             "(stage7-zoomP); the bundled model: 0")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes drawing training samples (e.g. the CPU cores on a GPU machine); the "
                              "samples, and so the model, do not depend on it")
@@ -136,7 +150,7 @@ def main() -> None:
                      f"{' '.join(map(str, args.more_steps))}); give --more-steps no number for stage 1 alone")
     for config in stage_configs(args.workdir, args.steps, args.more_steps, args.precision,
                                 not args.no_distillation, args.seed, args.workers, args.modality, args.init,
-                                args.absent_probability):
+                                {option: getattr(args, option) for option in EXPERIMENTS}):
         model = train(config)  # a finished stage returns at once
     print(f"trained model -> {model}")
 

@@ -171,7 +171,8 @@ def _train_demo_stages(workdir, *options) -> list[dict]:
     spec.loader.exec_module(train_demo)
     args = train_demo.argument_parser().parse_args([str(workdir), *options])
     return train_demo.stage_configs(workdir, args.steps, args.more_steps, args.precision, not args.no_distillation,
-                                    args.seed, args.workers, args.modality, args.init, args.absent_probability)
+                                    args.seed, args.workers, args.modality, args.init,
+                                    {option: getattr(args, option) for option in train_demo.EXPERIMENTS})
 
 
 def _without_paths(config: dict) -> dict:
@@ -242,6 +243,19 @@ def test_the_seventh_stage_experiment_is_one_more_number_after_more_steps(tmp_pa
     assert seven[6]["init"] == str(tmp_path / "run" / "stage6" / "model") and seven[6]["seed"] == six[5]["seed"] + 2
     # the model card's experiment is this stage (paths aside: it started from the bundled stage 6's weights)
     assert _is_recorded_run(seven[6], "sdstrack-demo/training/stage7-experiment")
+
+
+def test_the_zoom_out_experiment_is_the_seventh_stage_with_zoomed_out_samples(tmp_path):
+    seven = ["--more-steps", "3000", "4000", "6000", "4000", "4000", "4000"]
+    plain = _train_demo_stages(tmp_path, *seven)
+    assert all("zoom_out_probability" not in stage["sampling"] for stage in plain)  # the bundled recipe has none
+    zoom = _train_demo_stages(tmp_path, *seven, "--zoom-out-probability", "0.25")
+    assert zoom[:6] == plain[:6]  # from the bundled model's six stages, like the plain seventh stage
+    assert Path(zoom[6]["output_dir"]) == tmp_path / "run" / "stage7-zoom0.25"
+    assert zoom[6]["sampling"] == {**plain[6]["sampling"], "zoom_out_probability": 0.25}
+    assert {**zoom[6], "output_dir": None, "sampling": None} == {**plain[6], "output_dir": None, "sampling": None}
+    # the model card's experiment is this stage (paths aside: it started from the bundled stage 6's weights)
+    assert _is_recorded_run(zoom[6], "sdstrack-demo/training/stage7-zoom0.25")
 
 
 def test_train_demo_init_fine_tunes_a_trained_model_the_papers_way(tmp_path):

@@ -326,6 +326,42 @@ def test_target_absent_samples_crop_the_hidden_frame_where_the_target_was_last_s
         PairSampler([(shown, 1.0)], model, SamplingOptions(absent_probability=0.5))
 
 
+def test_zoomed_out_samples_show_the_same_target_smaller_in_a_larger_crop(data):
+    sequences = load_dataset("folder", data)
+    model = SDSTrackConfig(**TINY)
+    still = dict(center_jitter=0, scale_jitter=0, flip_probability=0, brightness_jitter=0)
+    sampler = PairSampler([(sequences, 1.0)], model, SamplingOptions(zoom_out_probability=0.5, **still))
+    plain = PairSampler([(sequences, 1.0)], model, SamplingOptions(**still))
+
+    def crop(sequence, index, box):
+        return FramePair(*sequence.frame(index), "depth", bgr=True).crop(tuple(box), model.search_factor,
+                                                                          model.search_size, model.patch_size, 0.0)
+
+    zooms = []
+    for index in range(32):
+        template, search, box = sampler.sample(index)
+        t0, s0, b0 = plain.sample(index)  # the same sequence and frames: the zoom draws have a stream of their own
+        assert np.array_equal(template.rgb, t0.rgb) and np.allclose(box[:2], 0.5)
+        zoom = b0[2] / box[2]  # without jitter the crop side is search_factor * sqrt(w h) of the grown box
+        assert np.isclose(b0[3] / box[3], zoom) and 1 - 1e-9 <= zoom <= 3 + 1e-9
+        if zoom > 1 + 1e-9:
+            zooms.append(zoom)
+            # the plain sample's search frame (its crop is the tracker's crop around the ground truth) ...
+            frame = next((s, i) for s in sequences for i in np.flatnonzero(~s.absent)
+                         if np.array_equal(s0.rgb, crop(s, i, s.groundtruth[i]).rgb))
+            # ... cropped around its ground-truth box grown by the zoom factor about its centre
+            x, y, w, h = frame[0].groundtruth[frame[1]]
+            grown = crop(*frame, (x + w / 2 - zoom * w / 2, y + h / 2 - zoom * h / 2, zoom * w, zoom * h))
+            assert np.array_equal(grown.rgb, search.rgb) and np.array_equal(grown.x, search.x)
+        else:
+            assert np.array_equal(search.rgb, s0.rgb) and np.array_equal(box, b0)
+    assert 8 <= len(zooms) <= 24 and max(zooms) > 1.5  # about half of 32, spread over [1, 3]
+    with pytest.raises(ValueError, match=r"zoom_out_max=0.5 must be a finite factor of at least 1"):
+        SamplingOptions(zoom_out_max=0.5)
+    with pytest.raises(ValueError, match=r"zoom_out_probability=2 must lie in \[0, 1\]"):
+        SamplingOptions(zoom_out_probability=2)
+
+
 def test_a_run_with_target_absent_samples_trains_on_finite_losses(data, tmp_path):
     run = config(data, tmp_path / "run", steps=3, batch_size=4, sampling={"absent_probability": 0.5})
     train(run, progress=False)

@@ -36,6 +36,16 @@ score map that is zero everywhere (:func:`sdstrack.training.objective.tracking_l
 that whatever hides the target, e.g. the occluder in its place, is not the target. Which samples are absent
 comes from a random stream of its own; the samples that are not are the same whatever the probability.
 
+Not in the original either: with ``zoom_out_probability`` > 0, a sample's jittered search box (step 3) is, with
+that probability, also grown by a factor drawn log-uniformly in ``[1, zoom_out_max]`` (both sides alike, before
+its centre is moved, so the target may still sit anywhere the original's jitter puts it): the target then shows
+up to ``zoom_out_max`` times smaller in the crop than the original's jitter ever makes it (its per-side
+``exp(0.25 N)`` changes the target's size in the crop by about 18 % for one standard deviation). That is the
+crop a tracker takes after its box has grown onto a larger occluder while the target was hidden; a network that
+never saw the target that small keeps boxing an object of the usual size and does not find it again. The zoom
+draws come from a random stream of their own: the other draws of every sample are the same whatever the
+probability.
+
 Boxes are top-left ``x, y, w, h`` in pixels in sequences; the training target is ``cx, cy, w, h`` as
 fractions of the search crop, what the network predicts.
 """
@@ -56,6 +66,7 @@ from ..preprocessing import FramePair, TargetCrop, normalise
 MAX_DRAWS = 20
 NOISE_STREAM = 1  # third seed word of the X-noise draws of a sample
 ABSENT_STREAM = 2  # third seed word of the draw that makes a sample target-absent
+ZOOM_STREAM = 3  # third seed word of the draws that zoom a sample's search crop out
 
 
 @dataclass(frozen=True)
@@ -70,12 +81,18 @@ class SamplingOptions:
     brightness_jitter: float = 0.2
     x_noise_probability: float = 0.0
     absent_probability: float = 0.0
+    zoom_out_probability: float = 0.0
+    zoom_out_max: float = 3.0
 
     def __post_init__(self) -> None:
-        for name in ("grayscale_probability", "flip_probability", "x_noise_probability", "absent_probability"):
+        for name in ("grayscale_probability", "flip_probability", "x_noise_probability", "absent_probability",
+                     "zoom_out_probability"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f"{name}={value!r} must lie in [0, 1]")
+        if not isinstance(self.zoom_out_max, (int, float)) or not 1 <= self.zoom_out_max < math.inf:
+            raise ValueError(f"zoom_out_max={self.zoom_out_max!r} must be a finite factor of at least 1 "
+                             "(1 = no zoom)")
 
 
 @dataclass
@@ -152,6 +169,11 @@ class PairSampler:
         if opt.absent_probability > 0 and np.random.default_rng([self.seed, index, ABSENT_STREAM]).random() < \
                 opt.absent_probability:
             return self._absent_sample(rng, noise)
+        zoom = 1.0
+        if opt.zoom_out_probability > 0:  # a stream of its own, as the noise draws
+            stream = np.random.default_rng([self.seed, index, ZOOM_STREAM])
+            if stream.random() < opt.zoom_out_probability:
+                zoom = math.exp(stream.uniform(0.0, math.log(opt.zoom_out_max)))
         for _ in range(MAX_DRAWS):
             sequences, visible = self.sources[rng.choice(len(self.sources), p=self.weights)]
             which = int(rng.integers(len(sequences)))
@@ -163,7 +185,7 @@ class PairSampler:
             search_index = int(later[rng.integers(later.size)])
             template_box = sequence.groundtruth[template_index]
             search_box = sequence.groundtruth[search_index]
-            jittered = _jitter(search_box, rng, opt)
+            jittered = _jitter(search_box, rng, opt, zoom)
             if jittered is None:
                 continue
             template = _crop(sequence, template_index, template_box, cfg.template_factor, cfg.template_size, cfg)
@@ -215,9 +237,10 @@ def _crop(sequence: Sequence, index: int, box: np.ndarray, factor: float, size: 
     return FramePair(rgb, x, sequence.x_format, bgr=True).crop(tuple(box), factor, size, config.patch_size, 0.0)
 
 
-def _jitter(box: np.ndarray, rng: np.random.Generator, options: SamplingOptions) -> np.ndarray | None:
-    """The original's jittered search box (x, y, w, h), or None for a degenerate draw."""
-    size = box[2:] * np.exp(rng.standard_normal(2) * options.scale_jitter)
+def _jitter(box: np.ndarray, rng: np.random.Generator, options: SamplingOptions,
+            zoom: float = 1.0) -> np.ndarray | None:
+    """The original's jittered search box (x, y, w, h), its size times ``zoom``; None for a degenerate draw."""
+    size = box[2:] * np.exp(rng.standard_normal(2) * options.scale_jitter) * zoom
     offset = math.sqrt(size[0] * size[1]) * options.center_jitter
     centre = box[:2] + 0.5 * box[2:] + offset * (rng.random(2) - 0.5)
     if not np.all(np.isfinite(size)) or np.any(size <= 0):
