@@ -41,10 +41,10 @@ that probability, also grown by a factor drawn log-uniformly in ``[1, zoom_out_m
 its centre is moved, so the target may still sit anywhere the original's jitter puts it): the target then shows
 up to ``zoom_out_max`` times smaller in the crop than the original's jitter ever makes it (its per-side
 ``exp(0.25 N)`` changes the target's size in the crop by about 18 % for one standard deviation). That is the
-crop a tracker takes after its box has grown onto a larger occluder while the target was hidden; a network that
-never saw the target that small keeps boxing an object of the usual size and does not find it again. The zoom
-draws come from a random stream of their own: the other draws of every sample are the same whatever the
-probability.
+crop a tracker takes after its box has grown onto a larger occluder while the target was hidden (on the demo
+recipe the network learned to find the target in such crops, but kept no more of those tracks: the model card's
+"Zoomed-out samples"). The zoom draws come from a random stream of their own: the other draws of every sample
+are the same whatever the probability.
 
 Boxes are top-left ``x, y, w, h`` in pixels in sequences; the training target is ``cx, cy, w, h`` as
 fractions of the search crop, what the network predicts.
