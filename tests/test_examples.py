@@ -258,6 +258,20 @@ def test_the_zoom_out_experiment_is_the_seventh_stage_with_zoomed_out_samples(tm
     assert _is_recorded_run(zoom[6], "sdstrack-demo/training/stage7-zoom0.25")
 
 
+def test_the_more_data_experiment_is_the_seventh_stage_with_a_second_training_source(tmp_path):
+    from sdstrack.training import TrainConfig
+
+    seven = _train_demo_stages(tmp_path, "--more-steps", "3000", "4000", "6000", "4000", "4000", "4000")[6]
+    (source,) = seven["train_data"]
+    # the model card's experiment: 300 more sequences of an unused synthetic seed, every sequence equally likely
+    fresh = {**source, "root": str(tmp_path / "fresh"), "synthetic": {**source["synthetic"], "sequences": 300,
+                                                                      "seed": 5}, "weight": 1.0}
+    more_data = {**seven, "train_data": [{**source, "weight": 2.0}, fresh]}
+    assert _is_recorded_run(more_data, "sdstrack-demo/training/stage7-moredata")
+    assert not _is_recorded_run(seven, "sdstrack-demo/training/stage7-moredata")
+    TrainConfig.from_dict(more_data)
+
+
 def test_train_demo_init_fine_tunes_a_trained_model_the_papers_way(tmp_path):
     from sdstrack.training import TrainConfig
 
