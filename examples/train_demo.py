@@ -55,12 +55,16 @@ import argparse
 from pathlib import Path
 
 from sdstrack.modalities import MODALITIES
-from sdstrack.training import train
+from sdstrack.training import SamplingOptions, train
 
 DATA_SEEDS = {"training": 0, "validation": 1}  # synthetic seeds of the training and validation sequences
 # Sampling options sdstrack adds that the bundled recipe leaves out, each tried by an experiment of the model card:
-# the first stage that uses it when asked, and the name its stages' folders add (stage5-absent0.1).
-EXPERIMENTS = {"absent_probability": (5, "absent"), "zoom_out_probability": (7, "zoom")}
+# the first stage that uses it when asked, the name its stages' folders add (stage5-absent0.1), what it draws.
+EXPERIMENTS = {
+    "absent_probability": (5, "absent", "fraction of target-absent samples"),
+    "zoom_out_probability": (7, "zoom", "fraction of samples whose search crop is grown up to "
+                                        f"{SamplingOptions.zoom_out_max:g} times"),
+}
 
 MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fusion_layers": [1, 3, 4, 5],
          "ce_layers": [1, 3, 4], "head_channels": 64, "template_size": 64, "search_size": 128}
@@ -100,7 +104,7 @@ def stage_configs(workdir: Path, steps: int, more_steps: list[int], precision: s
     for number, stage_steps in enumerate(more_steps, start=2):
         folder, sampling = f"stage{number}", common["sampling"]
         for option, value in (experiments or {}).items():
-            first_stage, name = EXPERIMENTS[option]
+            first_stage, name, _ = EXPERIMENTS[option]
             if value and number >= first_stage:
                 sampling = {**sampling, option: value}
                 folder += f"-{name}{value:g}"
@@ -129,13 +133,10 @@ def argument_parser() -> argparse.ArgumentParser:
                         help="start stage 1 from this trained model (short name or folder; any sensor) and train "
                              "its X patch embedding and adapters only (the paper's policy); the RGB-T model: "
                              "sdstrack-demo")
-    parser.add_argument("--absent-probability", type=float, default=0.0,
-                        help=f"fraction of target-absent samples from stage {EXPERIMENTS['absent_probability'][0]} "
-                             "on, trained in folders of their own (stage5-absentP); the bundled model: 0")
-    parser.add_argument("--zoom-out-probability", type=float, default=0.0,
-                        help="fraction of samples whose search crop is grown up to 3 times, from stage "
-                             f"{EXPERIMENTS['zoom_out_probability'][0]} on, in folders of their own "
-                             "(stage7-zoomP); the bundled model: 0")
+    for option, (first_stage, name, draws) in EXPERIMENTS.items():
+        parser.add_argument("--" + option.replace("_", "-"), type=float, default=0.0,
+                            help=f"{draws} from stage {first_stage} on, trained in folders of their own "
+                                 f"(stage{first_stage}-{name}P); the bundled model: 0")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes drawing training samples (e.g. the CPU cores on a GPU machine); the "
                              "samples, and so the model, do not depend on it")

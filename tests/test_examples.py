@@ -192,6 +192,7 @@ def _is_recorded_run(stage: dict, record: str) -> bool:
 
 
 STAGE4 = ["--more-steps", "3000", "4000", "6000"]  # the recipe without its stages 5 and 6
+SEVEN = ["--more-steps", "3000", "4000", "6000", "4000", "4000", "4000"]  # the recipe and one more stage
 
 
 @pytest.mark.parametrize("options, record", [
@@ -238,7 +239,7 @@ def test_train_demo_trains_target_absent_samples_only_when_asked_and_beside_the_
 
 def test_the_seventh_stage_experiment_is_one_more_number_after_more_steps(tmp_path):
     six = _train_demo_stages(tmp_path)
-    seven = _train_demo_stages(tmp_path, "--more-steps", "3000", "4000", "6000", "4000", "4000", "4000")
+    seven = _train_demo_stages(tmp_path, *SEVEN)
     assert seven[:6] == six  # the bundled model's stages, untouched: stage 7 goes on from its weights
     assert seven[6]["init"] == str(tmp_path / "run" / "stage6" / "model") and seven[6]["seed"] == six[5]["seed"] + 2
     # the model card's experiment is this stage (paths aside: it started from the bundled stage 6's weights)
@@ -246,10 +247,9 @@ def test_the_seventh_stage_experiment_is_one_more_number_after_more_steps(tmp_pa
 
 
 def test_the_zoom_out_experiment_is_the_seventh_stage_with_zoomed_out_samples(tmp_path):
-    seven = ["--more-steps", "3000", "4000", "6000", "4000", "4000", "4000"]
-    plain = _train_demo_stages(tmp_path, *seven)
+    plain = _train_demo_stages(tmp_path, *SEVEN)
     assert all("zoom_out_probability" not in stage["sampling"] for stage in plain)  # the bundled recipe has none
-    zoom = _train_demo_stages(tmp_path, *seven, "--zoom-out-probability", "0.25")
+    zoom = _train_demo_stages(tmp_path, *SEVEN, "--zoom-out-probability", "0.25")
     assert zoom[:6] == plain[:6]  # from the bundled model's six stages, like the plain seventh stage
     assert Path(zoom[6]["output_dir"]) == tmp_path / "run" / "stage7-zoom0.25"
     assert zoom[6]["sampling"] == {**plain[6]["sampling"], "zoom_out_probability": 0.25}
@@ -259,9 +259,7 @@ def test_the_zoom_out_experiment_is_the_seventh_stage_with_zoomed_out_samples(tm
 
 
 def test_the_more_data_experiment_is_the_seventh_stage_with_a_second_training_source(tmp_path):
-    from sdstrack.training import TrainConfig
-
-    seven = _train_demo_stages(tmp_path, "--more-steps", "3000", "4000", "6000", "4000", "4000", "4000")[6]
+    seven = _train_demo_stages(tmp_path, *SEVEN)[6]
     (source,) = seven["train_data"]
     # the model card's experiment: 300 more sequences of an unused synthetic seed, every sequence equally likely
     fresh = {**source, "root": str(tmp_path / "fresh"), "synthetic": {**source["synthetic"], "sequences": 300,
@@ -269,7 +267,6 @@ def test_the_more_data_experiment_is_the_seventh_stage_with_a_second_training_so
     more_data = {**seven, "train_data": [{**source, "weight": 2.0}, fresh]}
     assert _is_recorded_run(more_data, "sdstrack-demo/training/stage7-moredata")
     assert not _is_recorded_run(seven, "sdstrack-demo/training/stage7-moredata")
-    TrainConfig.from_dict(more_data)
 
 
 def test_train_demo_init_fine_tunes_a_trained_model_the_papers_way(tmp_path):
