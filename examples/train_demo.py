@@ -3,7 +3,7 @@
 Usage: python examples/train_demo.py WORKDIR [--steps N] [--more-steps M [M ...]]
            [--precision bfloat16|float32] [--no-distillation] [--seed S] [--workers N]
            [--modality depth|thermal|event] [--init MODEL] [--absent-probability P]
-           [--zoom-out-probability P]
+           [--zoom-out-probability P] [--distractor-probability P]
 
 A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is the config.json in its folder):
 
@@ -23,6 +23,11 @@ A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is t
    the samples of stage 7 and later by up to 3 times, so that the target shows smaller than the original's
    jitter ever makes it (``"sampling": {"zoom_out_probability": P}``: the crop a tracker takes after its box has
    grown onto an occluder); those stages' folders are named stage7-zoomP, ..., from the same stage 6.
+5. --distractor-probability P (default 0: the bundled model has none) centres the search crop of a fraction P
+   of the samples of stage 7 and later on another object (an occluder, a look-alike: the boxes synthetic
+   sequences record), with the target elsewhere in the crop or, out of it, a score map of zeros as the target
+   (``"sampling": {"distractor_probability": P}``: the crop a tracker takes after its box has moved onto that
+   object); those stages' folders are named stage7-distractorP, ..., from the same stage 6.
 
 Every stage trains for missing and broken sensors (options sdstrack adds to the paper's recipe): the masked
 pass hides one whole modality in half of the samples (``modality_drop`` 0.5) and a fifth of the search
@@ -64,6 +69,8 @@ EXPERIMENTS = {
     "absent_probability": (5, "absent", "fraction of target-absent samples"),
     "zoom_out_probability": (7, "zoom", "fraction of samples whose search crop is grown up to "
                                         f"{SamplingOptions.zoom_out_max:g} times"),
+    "distractor_probability": (7, "distractor", "fraction of samples whose search crop is centred on another "
+                                                "object (occluder, look-alike)"),
 }
 
 MODEL = {"modality": "depth", "embed_dim": 128, "depth": 6, "num_heads": 4, "fusion_layers": [1, 3, 4, 5],

@@ -16,7 +16,7 @@ THERMAL_MODEL = "sdstrack-demo-thermal"
 
 def _mean_iou(tracker: Tracker, clips: list, drop_x_every: int | None = None) -> float:
     overlaps = []
-    for rgb, xs, truth, absent, _ in clips:
+    for rgb, xs, truth, absent, *_ in clips:
         boxes = np.full_like(truth, np.nan)
         for frame, (colour, x) in enumerate(zip(rgb, xs)):
             if frame == 0:

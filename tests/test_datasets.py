@@ -363,3 +363,17 @@ def test_folder_layout_reads_tag_files_as_per_frame_attributes(tmp_path):
         written = [line != "0" for line in (folder / f"{name}.tag").read_text().split()]
         assert flags.dtype == bool and flags.tolist() == written
     assert sequence.attributes["low_light"].any()
+
+
+def test_folder_layout_reads_box_files_as_other_objects_boxes(tmp_path):
+    root = _written(tmp_path, "folder")
+    assert load_dataset("folder", root)[0].distractors == {}  # no .box file: no other objects
+    (root / "seq" / "look-alike.box").write_text("nan,nan,nan,nan\n" * 3 + "10,12,20,16\n" * 5)
+    boxes = load_dataset("folder", root)[0].distractors["look-alike"]
+    assert np.isnan(boxes[:3]).all() and (boxes[3:] == [10, 12, 20, 16]).all() and boxes.shape == (8, 4)
+    (root / "seq" / "look-alike.box").write_text("10,12,20,16\n" * 7)
+    with pytest.raises(DatasetError, match=r"sequence seq: .*look-alike.box has 7 boxes but the sequence has 8"):
+        load_dataset("folder", root)
+    (root / "seq" / "look-alike.box").write_text("10,12,20\n" * 8)
+    with pytest.raises(DatasetError, match=r"look-alike.box line 1: expected x,y,w,h"):
+        load_dataset("folder", root)

@@ -258,6 +258,18 @@ def test_the_zoom_out_experiment_is_the_seventh_stage_with_zoomed_out_samples(tm
     assert _is_recorded_run(zoom[6], "sdstrack-demo/training/stage7-zoom0.25")
 
 
+def test_the_distractor_experiment_is_the_seventh_stage_with_crops_centred_on_other_objects(tmp_path):
+    plain = _train_demo_stages(tmp_path, *SEVEN)
+    assert all("distractor_probability" not in stage["sampling"] for stage in plain)  # the bundled recipe has none
+    centred = _train_demo_stages(tmp_path, *SEVEN, "--distractor-probability", "0.25")
+    assert centred[:6] == plain[:6]  # from the bundled model's six stages, like the plain seventh stage
+    assert Path(centred[6]["output_dir"]) == tmp_path / "run" / "stage7-distractor0.25"
+    assert centred[6]["sampling"] == {**plain[6]["sampling"], "distractor_probability": 0.25}
+    assert {**centred[6], "output_dir": None, "sampling": None} == {**plain[6], "output_dir": None, "sampling": None}
+    # the model card's experiment is this stage (paths aside: it started from the bundled stage 6's weights)
+    assert _is_recorded_run(centred[6], "sdstrack-demo/training/stage7-distractor0.25")
+
+
 def test_the_more_data_experiment_is_the_seventh_stage_with_a_second_training_source(tmp_path):
     seven = _train_demo_stages(tmp_path, *SEVEN)[6]
     (source,) = seven["train_data"]

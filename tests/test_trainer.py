@@ -362,6 +362,54 @@ def test_zoomed_out_samples_show_the_same_target_smaller_in_a_larger_crop(data):
         SamplingOptions(zoom_out_probability=2)
 
 
+def test_distractor_centred_samples_crop_around_the_other_object_and_box_the_target_in_it(data):
+    model = SDSTrackConfig(**TINY)
+    sequences = []  # a look-alike one target width to the right on frames 5-6, three widths away from frame 7 on
+    for s in load_dataset("folder", data):
+        look = np.full((len(s), 4), np.nan)
+        look[5:7] = s.groundtruth[5:7] + [s.groundtruth[5, 2], 0, 0, 0]
+        look[7:] = s.groundtruth[7:] + [3 * s.groundtruth[7, 2], 0, 0, 0]
+        sequences.append(dataclasses.replace(s, distractors={"look-alike": look}))
+    still = dict(center_jitter=0, scale_jitter=0, flip_probability=0, brightness_jitter=0)
+    sampler = PairSampler([(sequences, 1.0)], model, SamplingOptions(distractor_probability=0.5, **still))
+    plain = PairSampler([(sequences, 1.0)], model, SamplingOptions(**still))
+    centred, outside = 0, 0
+    for index in range(32):
+        template, search, box = sampler.sample(index)
+        t0, s0, b0 = plain.sample(index)
+        if np.array_equal(search.rgb, s0.rgb):  # not distractor-centred: the sample drawn without the option
+            assert np.array_equal(box, b0) and np.array_equal(template.x, t0.x) and np.allclose(box[:2], 0.5)
+            continue
+        centred += 1
+        # the tracker's own crop around the look-alike's box of one frame from 5 on ...
+        matches = [(s, i) for s in sequences for i in range(5, len(s))
+                   if _same_crop(search, FramePair(*s.frame(i), "depth", bgr=True).crop(
+                       tuple(s.distractors["look-alike"][i]), model.search_factor, model.search_size,
+                       model.patch_size, 0.0))]
+        assert matches  # (crops of far-right boxes can be all padding, the same on several frames)
+        # ... with the target's box in it: one look-alike width left of the centre (the crop's side, in frame
+        # pixels, is search_factor times the box's geometric-mean side, rounded), or, three widths away, outside
+        # the crop and NaN
+        if np.isnan(box).all():
+            outside += 1
+            assert all(frame >= 7 for _, frame in matches)
+            continue
+        (sequence, frame), = matches
+        x, y, w, h = sequence.distractors["look-alike"][frame]
+        side = model.search_size / search.resize_factor
+        assert frame < 7 and abs(side - model.search_factor * np.sqrt(w * h)) <= 1
+        np.testing.assert_allclose(box, [0.5 - sequence.groundtruth[5, 2] / side, 0.5, w / side, h / side], rtol=1e-6)
+    assert 8 <= centred <= 24 and 0 < outside < centred  # about half of 32
+    with pytest.raises(DatasetError, match="distractor_probability=0.5 asks for search crops centred on other"):
+        PairSampler([(load_dataset("folder", data), 1.0)], model, SamplingOptions(distractor_probability=0.5))
+    with pytest.raises(ValueError, match=r"distractor_probability=-0.1 must lie in \[0, 1\]"):
+        SamplingOptions(distractor_probability=-0.1)
+
+
+def _same_crop(a, b) -> bool:
+    return np.array_equal(a.rgb, b.rgb) and np.array_equal(a.x, b.x)
+
+
 def test_a_run_with_target_absent_samples_trains_on_finite_losses(data, tmp_path):
     run = config(data, tmp_path / "run", steps=3, batch_size=4, sampling={"absent_probability": 0.5})
     train(run, progress=False)

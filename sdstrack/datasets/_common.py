@@ -17,6 +17,7 @@ import numpy as np
 from ..io import IMAGE_SUFFIXES
 from .sequence import DatasetError
 
+OTHER_BOXES_SUFFIX = ".box"  # ROOT/SEQ/KIND.box: other objects' boxes, one x,y,w,h line a frame
 _SEPARATORS = re.compile(r"[,\s]+")
 _DIGITS = re.compile(r"\d+")
 _SHOWN_NAMES = 5

@@ -6,6 +6,8 @@
     ROOT/SEQ/groundtruth.txt     x,y,w,h a line (commas, tabs or spaces; nan where the box is unknown)
     ROOT/SEQ/*.tag               optional per-frame attributes, one 0/1 line a frame (as VOT's tags and
                                  :mod:`sdstrack.datasets.synthetic` write them)
+    ROOT/SEQ/*.box               optional boxes of other objects (``Sequence.distractors``, by file stem), one
+                                 x,y,w,h line a frame, nan where none is in view (synthetic sequences write them)
 
 ROOT may also be one sequence folder itself (it holds ``color/``): one sequence, named after the folder.
 Frames pair by sorted position (names need not match: sensors may stamp them differently); ``x_format``
@@ -19,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import COLOR_FOLDER, GROUNDTRUTH_NAME, SequenceFolder
-from ._common import invalid_boxes, read_flags, sequence_folder
+from ._common import OTHER_BOXES_SUFFIX, check_length, invalid_boxes, read_boxes, read_flags, sequence_folder
 from ._common import sequence_names as _sequence_names
 from .sequence import DatasetError, Sequence
 
@@ -51,5 +53,9 @@ def read_sequence(folder: Path, name: str) -> Sequence:
                            "one x,y,w,h line per frame")
     groundtruth = source.groundtruth
     attributes = {tag.stem: read_flags(tag, name, len(groundtruth)) for tag in sorted(folder.glob("*.tag"))}
+    distractors = {}
+    for file in sorted(folder.glob(f"*{OTHER_BOXES_SUFFIX}")):
+        distractors[file.stem] = read_boxes(file, name)
+        check_length(name, file, len(distractors[file.stem]), len(groundtruth))
     return Sequence(name, source.x_format, list(source.rgb.files), list(source.x.files), groundtruth,
-                    invalid_boxes(groundtruth), attributes)
+                    invalid_boxes(groundtruth), attributes, distractors=distractors)

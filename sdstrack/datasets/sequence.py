@@ -35,6 +35,9 @@ class Sequence:
         attributes: per-frame (N,) bool arrays or per-sequence bools, by the benchmark's attribute names.
         extra_groundtruth: further ground truths by name, e.g. RGBT234's ``"visible"`` and ``"infrared"``
             (``groundtruth`` is then the visible one).
+        distractors: boxes of other objects a tracker may take for the target, by kind (synthetic sequences
+            have ``"occluder"``, ``"rgb_distractor"``, ``"x_distractor"``): (N, 4) float64 ``x, y, w, h``,
+            NaN rows where none of that kind is in view. Training can centre search crops on them.
     """
 
     name: str
@@ -45,6 +48,7 @@ class Sequence:
     absent: np.ndarray
     attributes: dict[str, np.ndarray | bool] = field(default_factory=dict)
     extra_groundtruth: dict[str, np.ndarray] = field(default_factory=dict)
+    distractors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.rgb_files)
@@ -52,6 +56,9 @@ class Sequence:
             raise DatasetError(f"sequence {self.name}: {n} RGB frames but {len(self.x_files)} {self.x_format} frames")
         if self.groundtruth.shape != (n, 4):
             raise DatasetError(f"sequence {self.name}: {len(self.groundtruth)} ground-truth boxes for {n} frames")
+        for kind, boxes in self.distractors.items():
+            if boxes.shape != (n, 4):
+                raise DatasetError(f"sequence {self.name}: {len(boxes)} {kind} boxes for {n} frames")
 
     def __len__(self) -> int:
         return len(self.rgb_files)

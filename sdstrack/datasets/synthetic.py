@@ -22,6 +22,11 @@ Conventions:
 - Attributes: per-frame (N,) bool arrays named :data:`ATTRIBUTES`: ``occlusion`` (some of the target hidden
   by a nearer object), ``low_light``, ``glare``, ``rgb_distractor`` / ``x_distractor`` (one is in view),
   ``x_dropout`` (the X frame is all zeros).
+- Other objects: per kind in :data:`OTHER_KINDS` (``occluder``, ``rgb_distractor``, ``x_distractor``), (N, 4)
+  float64 ``x, y, w, h`` boxes: the integer extent of the pixels in the frame of the object of that kind
+  nearest the target (parts hidden by nearer objects included); NaN rows where none of that kind is in view.
+  Training draws search crops centred on them (``distractor_probability`` in
+  :mod:`sdstrack.training.sampling`).
 
 :func:`write_synthetic` writes the plain folder layout ``load_dataset("folder", root)`` reads::
 
@@ -29,6 +34,7 @@ Conventions:
     ROOT/NAME/depth|thermal|event/%08d.png
     ROOT/NAME/groundtruth.txt      x,y,w,h a line, nan,nan,nan,nan where absent
     ROOT/NAME/ATTRIBUTE.tag        one 0/1 line per frame for each of ATTRIBUTES
+    ROOT/NAME/KIND.box             x,y,w,h a line, nan,nan,nan,nan where none, for each of OTHER_KINDS
 """
 
 from __future__ import annotations
@@ -45,11 +51,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ._common import write_flags
+from ._common import OTHER_BOXES_SUFFIX, write_flags
 from .sequence import DatasetError
 
 X_FORMATS = ("depth", "thermal", "event")
 ATTRIBUTES = ("occlusion", "low_light", "glare", "rgb_distractor", "x_distractor", "x_dropout")
+OTHER_KINDS = ("occluder", "rgb_distractor", "x_distractor")
 _RED, _BLUE = (255, 0, 0), (0, 0, 255)
 _EVENT_BACKGROUNDS = {"white": 255, "black": 0}
 _OCCLUDED = 0.97  # visible fraction of the target below which a frame has the occlusion attribute
@@ -148,13 +155,15 @@ class _Object:
 
 def generate_sequence(name: str, x_format: str, length: int = 100, size: tuple[int, int] = (320, 240),
                       seed: int = 0, **options: object) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray,
-                                                                 np.ndarray, dict[str, np.ndarray]]:
+                                                                 np.ndarray, dict[str, np.ndarray],
+                                                                 dict[str, np.ndarray]]:
     """One synthetic sequence of ``length`` frames of ``size`` (W, H) pixels; see the module docstring.
 
     ``options`` are fields of :class:`SyntheticOptions` (an unknown name raises ``TypeError``). Returns
-    ``(frames_rgb, frames_x, groundtruth, absent, attributes)``: RGB uint8 frames, X frames in
-    ``x_format``'s type, (N, 4) float64 boxes (NaN rows where absent), (N,) bool ``absent`` and a dict of
-    (N,) bool per-frame attributes named :data:`ATTRIBUTES`.
+    ``(frames_rgb, frames_x, groundtruth, absent, attributes, others)``: RGB uint8 frames, X frames in
+    ``x_format``'s type, (N, 4) float64 boxes (NaN rows where absent), (N,) bool ``absent``, a dict of
+    (N,) bool per-frame attributes named :data:`ATTRIBUTES` and a dict of the other objects' (N, 4) boxes
+    named :data:`OTHER_KINDS`.
     """
     if x_format not in X_FORMATS:
         raise ValueError(f"x_format must be one of {', '.join(X_FORMATS)}, got {x_format!r}")
@@ -167,6 +176,7 @@ def generate_sequence(name: str, x_format: str, length: int = 100, size: tuple[i
     rgb_frames, x_frames = [], []
     boxes = np.full((length, 4), np.nan)
     attributes = {key: np.zeros(length, dtype=bool) for key in ATTRIBUTES}
+    others = {kind: np.full((length, 4), np.nan) for kind in OTHER_KINDS}
     absent = np.zeros(length, dtype=bool)
     low_light = _stretch(rng, length, opts.low_light, opts.stretch)
     glare = _stretch(rng, length, opts.glare, opts.stretch)
@@ -175,7 +185,9 @@ def generate_sequence(name: str, x_format: str, length: int = 100, size: tuple[i
     glare_radius = rng.uniform(0.3, 0.7) * width
     previous_log: np.ndarray | None = None
     for t in range(length):
-        clean, depth, heat, visible, full, seen = scene.render(t, with_heat=x_format == "thermal")
+        clean, depth, heat, visible, full, in_view = scene.render(t, with_heat=x_format == "thermal")
+        for kind, box in in_view.items():
+            others[kind][t] = box
         area = int(visible.sum())
         if area == 0 or area < opts.min_visible * full:
             absent[t] = True
@@ -183,8 +195,8 @@ def generate_sequence(name: str, x_format: str, length: int = 100, size: tuple[i
             ys, xs = np.nonzero(visible.any(axis=1))[0], np.nonzero(visible.any(axis=0))[0]
             boxes[t] = (xs[0], ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1)
         attributes["occlusion"][t] = area < _OCCLUDED * full
-        attributes["rgb_distractor"][t] = seen.get("rgb_distractor", False)
-        attributes["x_distractor"][t] = seen.get("x_distractor", False)
+        attributes["rgb_distractor"][t] = "rgb_distractor" in in_view
+        attributes["x_distractor"][t] = "x_distractor" in in_view
         rgb_frames.append(_degrade(rng, clean, opts, low_light[t], glare[t], glare_centre, glare_radius))
         if x_format == "event":
             log = np.log(cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY).astype(np.float32) + 10.0)
@@ -198,7 +210,7 @@ def generate_sequence(name: str, x_format: str, length: int = 100, size: tuple[i
     attributes["low_light"] = low_light > 0
     attributes["glare"] = glare > 0
     attributes["x_dropout"] = dropout > 0
-    return rgb_frames, x_frames, boxes, absent, attributes
+    return rgb_frames, x_frames, boxes, absent, attributes, others
 
 
 def write_synthetic(root: str | Path, sequences: int = 4, length: int = 100, x_format: str = "depth",
@@ -242,7 +254,7 @@ def write_synthetic_once(root: str | Path, settings: dict, workers: int = 0) -> 
 
 def _write_sequence(root: Path, name: str, *, x_format: str, length: int, size: tuple[int, int], seed: int,
                     options: dict) -> None:
-    rgb, xs, boxes, _, attributes = generate_sequence(name, x_format, length, size, seed, **options)
+    rgb, xs, boxes, _, attributes, others = generate_sequence(name, x_format, length, size, seed, **options)
     folder = root / name
     (folder / "color").mkdir(parents=True, exist_ok=True)
     (folder / x_format).mkdir(parents=True, exist_ok=True)
@@ -250,9 +262,15 @@ def _write_sequence(root: Path, name: str, *, x_format: str, length: int, size: 
         file = f"{index + 1:08d}.png"
         cv2.imwrite(str(folder / "color" / file), cv2.cvtColor(colour, cv2.COLOR_RGB2BGR))
         cv2.imwrite(str(folder / x_format / file), x if x.ndim == 2 else cv2.cvtColor(x, cv2.COLOR_RGB2BGR))
-    (folder / "groundtruth.txt").write_text("".join(",".join(f"{v:g}" for v in box) + "\n" for box in boxes))
+    (folder / "groundtruth.txt").write_text(_box_lines(boxes))
     for key, flags in attributes.items():
         write_flags(folder / f"{key}.tag", flags)
+    for kind, kind_boxes in others.items():
+        (folder / f"{kind}{OTHER_BOXES_SUFFIX}").write_text(_box_lines(kind_boxes))
+
+
+def _box_lines(boxes: np.ndarray) -> str:
+    return "".join(",".join(f"{v:g}" for v in box) + "\n" for box in boxes)
 
 
 class _Scene:
@@ -347,9 +365,10 @@ class _Scene:
                        np.ones(length, dtype=bool))
 
     def render(self, t: int, with_heat: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, int,
-                                                       dict[str, bool]]:
+                                                       dict[str, np.ndarray]]:
         """Frame ``t``: clean RGB uint8, depth float32 mm, heat float32 (or None), the target's visible mask,
-        its unoccluded area in pixels, and which distractor kinds are in view."""
+        its unoccluded area in pixels, and per kind of other object in view (:data:`OTHER_KINDS`) the box of
+        the one nearest the target."""
         w, h, m = self.width, self.height, self.margin
         ox, oy = self.pan[t] + np.rint(self.jitter[t]).astype(int)
         ox, oy = int(np.clip(ox, -m, m)), int(np.clip(oy, -m, m))
@@ -362,7 +381,9 @@ class _Scene:
         target_mask = np.zeros((h, w), dtype=bool)
         cover = np.zeros((h, w), dtype=bool)
         drawn_target = False
-        seen: dict[str, bool] = {}
+        in_view: dict[str, np.ndarray] = {}
+        nearest: dict[str, float] = {}
+        target_centre = self.objects[0].centre[t]
         for obj in order:
             size = obj.patch.shape[0]
             matrix = cv2.getRotationMatrix2D((size / 2.0, size / 2.0), float(obj.angle[t]), float(obj.scale[t]))
@@ -385,10 +406,13 @@ class _Scene:
                 target_mask, drawn_target = hard, True
             elif drawn_target:
                 cover |= hard
-            if obj.kind in ("rgb_distractor", "x_distractor") and hard.any():
-                seen[obj.kind] = True
+            distance = float(np.hypot(*(obj.centre[t] - target_centre)))
+            if obj.kind in OTHER_KINDS and hard.any() and distance < nearest.get(obj.kind, math.inf):
+                ys, xs = np.nonzero(hard.any(axis=1))[0], np.nonzero(hard.any(axis=0))[0]
+                in_view[obj.kind] = np.array([xs[0], ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1], dtype=float)
+                nearest[obj.kind] = distance
         visible = target_mask & ~cover
-        return (np.clip(rgb + 0.5, 0, 255).astype(np.uint8), depth, heat, visible, int(target_mask.sum()), seen)
+        return (np.clip(rgb + 0.5, 0, 255).astype(np.uint8), depth, heat, visible, int(target_mask.sum()), in_view)
 
 
 def _smooth(rng: np.random.Generator, length: int) -> np.ndarray:
@@ -610,4 +634,4 @@ def _events(rng: np.random.Generator, log: np.ndarray, previous: np.ndarray | No
     return frame
 
 
-__all__ = ["ATTRIBUTES", "X_FORMATS", "SyntheticOptions", "generate_sequence", "write_synthetic"]
+__all__ = ["ATTRIBUTES", "OTHER_KINDS", "X_FORMATS", "SyntheticOptions", "generate_sequence", "write_synthetic"]

@@ -46,6 +46,17 @@ recipe the network learned to find the target in such crops, but kept no more of
 "Zoomed-out samples"). The zoom draws come from a random stream of their own: the other draws of every sample
 are the same whatever the probability.
 
+Not in the original either: with ``distractor_probability`` > 0, a sample is, with that probability, a
+*distractor-centred* pair: a source by weight, a sequence uniformly among its sequences with other objects' boxes
+(:attr:`sdstrack.datasets.Sequence.distractors`: an occluder, a look-alike, as synthetic sequences record them)
+on a frame where the target is visible, such a frame uniformly as the search frame, one of the objects in view
+there uniformly, and a template frame uniformly among the visible frames before it, less than ``max_gap`` frames
+earlier. Its search crop is taken around that object's jittered box (step 3), where a tracker looks after its box
+has moved onto the object: the target then lies elsewhere in the crop, where the network must find it rather than
+the object in the centre, or out of the crop, where its box is NaN (the loss asks for a score map that is zero
+everywhere, as for target-absent pairs). Which samples are distractor-centred comes from a random stream of its
+own; the samples that are not are the same whatever the probability.
+
 Boxes are top-left ``x, y, w, h`` in pixels in sequences; the training target is ``cx, cy, w, h`` as
 fractions of the search crop, what the network predicts.
 """
@@ -67,6 +78,7 @@ MAX_DRAWS = 20
 NOISE_STREAM = 1  # third seed word of the X-noise draws of a sample
 ABSENT_STREAM = 2  # third seed word of the draw that makes a sample target-absent
 ZOOM_STREAM = 3  # third seed word of the draws that zoom a sample's search crop out
+DISTRACTOR_STREAM = 4  # third seed word of the draw that centres a sample's search crop on another object
 
 
 @dataclass(frozen=True)
@@ -83,10 +95,11 @@ class SamplingOptions:
     absent_probability: float = 0.0
     zoom_out_probability: float = 0.0
     zoom_out_max: float = 3.0
+    distractor_probability: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("grayscale_probability", "flip_probability", "x_noise_probability", "absent_probability",
-                     "zoom_out_probability"):
+                     "zoom_out_probability", "distractor_probability"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f"{name}={value!r} must lie in [0, 1]")
@@ -126,7 +139,9 @@ class PairSampler:
         self.sources: list[tuple[list[Sequence], list[np.ndarray]]] = []
         # per source: its sequences with an absent frame after a visible one, those frames, their visible frames
         self.absent_sources: list[tuple[list[Sequence], list[np.ndarray], list[np.ndarray]]] = []
-        weights, absent_weights = [], []
+        # per source: its sequences with another object's box on a visible frame, those frames, their visible frames
+        self.distractor_sources: list[tuple[list[Sequence], list[np.ndarray], list[np.ndarray]]] = []
+        weights, absent_weights, distractor_weights = [], [], []
         for sequences, weight in sources:
             if not sequences:
                 raise DatasetError("a training source holds no sequences; check its root and sequence list")
@@ -151,12 +166,25 @@ class PairSampler:
             if hidden:
                 self.absent_sources.append(tuple(list(column) for column in zip(*hidden)))
                 absent_weights.append(weight)
+            crowded = [(s, np.flatnonzero(~s.absent & _others_in_view(s) & (np.arange(len(s)) > frames[0])), frames)
+                       for s, frames in zip(sequences, visible)]
+            crowded = [entry for entry in crowded if entry[1].size]
+            if crowded:
+                self.distractor_sources.append(tuple(list(column) for column in zip(*crowded)))
+                distractor_weights.append(weight)
         self.weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
         if self.options.absent_probability > 0 and not self.absent_sources:
             raise DatasetError(f"absent_probability={self.options.absent_probability} asks for target-absent "
                                "samples, but no training sequence marks the target absent after a frame where "
                                "it is visible: set absent_probability to 0 or add such sequences")
         self.absent_weights = np.asarray(absent_weights, dtype=np.float64) / np.sum(absent_weights)  # [] when none
+        if self.options.distractor_probability > 0 and not self.distractor_sources:
+            raise DatasetError(f"distractor_probability={self.options.distractor_probability} asks for search crops "
+                               "centred on other objects, but no training sequence has other objects' boxes "
+                               "(Sequence.distractors, the KIND.box files that sdstrack's synthetic sequences "
+                               "hold) on a frame with the target visible: set distractor_probability to 0, or "
+                               "write the synthetic sequences again with this version of sdstrack")
+        self.distractor_weights = np.asarray(distractor_weights, dtype=np.float64) / np.sum(distractor_weights)
 
     def sample(self, index: int) -> tuple[TargetCrop, TargetCrop, np.ndarray]:
         """Sample ``index``: the template crop, the search crop (uint8, augmented) and the target box."""
@@ -169,6 +197,9 @@ class PairSampler:
         if opt.absent_probability > 0 and np.random.default_rng([self.seed, index, ABSENT_STREAM]).random() < \
                 opt.absent_probability:
             return self._absent_sample(rng, noise)
+        if opt.distractor_probability > 0 and np.random.default_rng(
+                [self.seed, index, DISTRACTOR_STREAM]).random() < opt.distractor_probability:
+            return self._distractor_sample(rng, noise)
         zoom = 1.0
         if opt.zoom_out_probability > 0:  # a stream of its own, as the noise draws
             stream = np.random.default_rng([self.seed, index, ZOOM_STREAM])
@@ -219,6 +250,35 @@ class PairSampler:
         raise DatasetError(f"no target-absent pair in {MAX_DRAWS} draws: the frames where the target is absent "
                            f"lie more than max_gap={opt.max_gap} frames after every visible one")
 
+    def _distractor_sample(self, rng: np.random.Generator, noise: np.random.Generator | None
+                           ) -> tuple[TargetCrop, TargetCrop, np.ndarray]:
+        """A pair whose search crop is centred on another object (module docstring); NaN box when the target's
+        centre lies outside the crop."""
+        cfg, opt = self.config, self.options
+        for _ in range(MAX_DRAWS):
+            sequences, crowded, seen = self.distractor_sources[
+                rng.choice(len(self.distractor_sources), p=self.distractor_weights)]
+            which = int(rng.integers(len(sequences)))
+            sequence, search_index = sequences[which], int(crowded[which][rng.integers(crowded[which].size)])
+            earlier = seen[which][(seen[which] < search_index) & (seen[which] > search_index - opt.max_gap)]
+            if earlier.size == 0:
+                continue
+            template_index = int(earlier[rng.integers(earlier.size)])
+            in_view = [boxes[search_index] for _, boxes in sorted(sequence.distractors.items())
+                       if _valid(boxes[search_index])]
+            jittered = _jitter(in_view[int(rng.integers(len(in_view)))], rng, opt)
+            if jittered is None:
+                continue
+            template = _crop(sequence, template_index, sequence.groundtruth[template_index], cfg.template_factor,
+                             cfg.template_size, cfg)
+            search = _crop(sequence, search_index, jittered, cfg.search_factor, cfg.search_size, cfg, noise)
+            target = _box_in_crop(sequence.groundtruth[search_index], jittered, search.resize_factor, cfg.search_size)
+            if not np.all((target[:2] >= 0) & (target[:2] <= 1)):
+                target = np.full(4, np.nan)
+            return _augment(template, search, target, rng, opt)
+        raise DatasetError(f"no distractor-centred pair in {MAX_DRAWS} draws: the frames with another object in view "
+                           f"lie more than max_gap={opt.max_gap} frames after every visible one")
+
     def batch(self, indices: list[int] | range, device: torch.device | str = "cpu") -> TrainingBatch:
         """The samples ``indices`` stacked into network inputs on ``device``."""
         samples = [self.sample(i) for i in indices]
@@ -235,6 +295,18 @@ def _crop(sequence: Sequence, index: int, box: np.ndarray, factor: float, size: 
     if noise is not None:
         x = corrupt_frame(x, "noise", noise)
     return FramePair(rgb, x, sequence.x_format, bgr=True).crop(tuple(box), factor, size, config.patch_size, 0.0)
+
+
+def _valid(box: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0)
+
+
+def _others_in_view(sequence: Sequence) -> np.ndarray:
+    """(N,) bool: frames where the box of at least one other object is given."""
+    in_view = np.zeros(len(sequence), dtype=bool)
+    for boxes in sequence.distractors.values():
+        in_view |= np.array([_valid(box) for box in boxes], dtype=bool)
+    return in_view
 
 
 def _jitter(box: np.ndarray, rng: np.random.Generator, options: SamplingOptions,
