@@ -27,7 +27,8 @@ A chain of stages, each an ordinary ``sdstrack.train`` run (its full config is t
    of the samples of stage 7 and later on another object (an occluder, a look-alike: the boxes synthetic
    sequences record), with the target elsewhere in the crop or, out of it, a score map of zeros as the target
    (``"sampling": {"distractor_probability": P}``: the crop a tracker takes after its box has moved onto that
-   object); those stages' folders are named stage7-distractorP, ..., from the same stage 6.
+   object); those stages' folders are named stage7-distractorP, ..., from the same stage 6: the model card's
+   experiment (P = 0.25), which kept no more tracks.
 
 Every stage trains for missing and broken sensors (options sdstrack adds to the paper's recipe): the masked
 pass hides one whole modality in half of the samples (``modality_drop`` 0.5) and a fifth of the search

@@ -246,28 +246,20 @@ def test_the_seventh_stage_experiment_is_one_more_number_after_more_steps(tmp_pa
     assert _is_recorded_run(seven[6], "sdstrack-demo/training/stage7-experiment")
 
 
-def test_the_zoom_out_experiment_is_the_seventh_stage_with_zoomed_out_samples(tmp_path):
+# the seventh-stage experiments of the model card that add one sampling option: zoomed-out search crops, crops
+# centred on an occluder or a look-alike
+@pytest.mark.parametrize("option, folder", [("zoom_out_probability", "stage7-zoom0.25"),
+                                            ("distractor_probability", "stage7-distractor0.25")])
+def test_a_sampling_experiment_is_the_seventh_stage_with_that_option(tmp_path, option, folder):
     plain = _train_demo_stages(tmp_path, *SEVEN)
-    assert all("zoom_out_probability" not in stage["sampling"] for stage in plain)  # the bundled recipe has none
-    zoom = _train_demo_stages(tmp_path, *SEVEN, "--zoom-out-probability", "0.25")
-    assert zoom[:6] == plain[:6]  # from the bundled model's six stages, like the plain seventh stage
-    assert Path(zoom[6]["output_dir"]) == tmp_path / "run" / "stage7-zoom0.25"
-    assert zoom[6]["sampling"] == {**plain[6]["sampling"], "zoom_out_probability": 0.25}
-    assert {**zoom[6], "output_dir": None, "sampling": None} == {**plain[6], "output_dir": None, "sampling": None}
+    assert all(option not in stage["sampling"] for stage in plain)  # the bundled recipe has none
+    tried = _train_demo_stages(tmp_path, *SEVEN, "--" + option.replace("_", "-"), "0.25")
+    assert tried[:6] == plain[:6]  # from the bundled model's six stages, like the plain seventh stage
+    assert Path(tried[6]["output_dir"]) == tmp_path / "run" / folder
+    assert tried[6]["sampling"] == {**plain[6]["sampling"], option: 0.25}
+    assert {**tried[6], "output_dir": None, "sampling": None} == {**plain[6], "output_dir": None, "sampling": None}
     # the model card's experiment is this stage (paths aside: it started from the bundled stage 6's weights)
-    assert _is_recorded_run(zoom[6], "sdstrack-demo/training/stage7-zoom0.25")
-
-
-def test_the_distractor_experiment_is_the_seventh_stage_with_crops_centred_on_other_objects(tmp_path):
-    plain = _train_demo_stages(tmp_path, *SEVEN)
-    assert all("distractor_probability" not in stage["sampling"] for stage in plain)  # the bundled recipe has none
-    centred = _train_demo_stages(tmp_path, *SEVEN, "--distractor-probability", "0.25")
-    assert centred[:6] == plain[:6]  # from the bundled model's six stages, like the plain seventh stage
-    assert Path(centred[6]["output_dir"]) == tmp_path / "run" / "stage7-distractor0.25"
-    assert centred[6]["sampling"] == {**plain[6]["sampling"], "distractor_probability": 0.25}
-    assert {**centred[6], "output_dir": None, "sampling": None} == {**plain[6], "output_dir": None, "sampling": None}
-    # the model card's experiment is this stage (paths aside: it started from the bundled stage 6's weights)
-    assert _is_recorded_run(centred[6], "sdstrack-demo/training/stage7-distractor0.25")
+    assert _is_recorded_run(tried[6], f"sdstrack-demo/training/{folder}")
 
 
 def test_the_more_data_experiment_is_the_seventh_stage_with_a_second_training_source(tmp_path):
