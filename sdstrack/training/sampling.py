@@ -72,6 +72,7 @@ import torch
 
 from ..config import SDSTrackConfig
 from ..datasets import DatasetError, Sequence
+from ..datasets._common import invalid_boxes
 from ..evaluation.protocols import corrupt_frame
 from ..preprocessing import FramePair, TargetCrop, normalise
 
@@ -161,17 +162,13 @@ class PairSampler:
                 visible.append(frames)
             self.sources.append((sequences, visible))
             weights.append(weight)
-            hidden = [(s, np.flatnonzero(s.absent & (np.arange(len(s.absent)) > frames[0])), frames)
-                      for s, frames in zip(sequences, visible)]
-            hidden = [entry for entry in hidden if entry[1].size]
+            hidden = _frames_after_the_first_visible(sequences, visible, lambda s: s.absent)
             if hidden:
-                self.absent_sources.append(tuple(list(column) for column in zip(*hidden)))
+                self.absent_sources.append(hidden)
                 absent_weights.append(weight)
-            crowded = [(s, np.flatnonzero(~s.absent & _others_in_view(s) & (np.arange(len(s)) > frames[0])), frames)
-                       for s, frames in zip(sequences, visible)]
-            crowded = [entry for entry in crowded if entry[1].size]
+            crowded = _frames_after_the_first_visible(sequences, visible, lambda s: ~s.absent & _others_in_view(s))
             if crowded:
-                self.distractor_sources.append(tuple(list(column) for column in zip(*crowded)))
+                self.distractor_sources.append(crowded)
                 distractor_weights.append(weight)
         self.weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
         if self.options.absent_probability > 0 and not self.absent_sources:
@@ -227,21 +224,32 @@ class PairSampler:
         raise DatasetError(f"sample {index}: no template frame with a visible search frame after it in {MAX_DRAWS} "
                            "draws: the sequences need at least two frames with the target visible")
 
+    def _search_and_template(self, rng: np.random.Generator,
+                             sources: list[tuple[list[Sequence], list[np.ndarray], list[np.ndarray]]],
+                             weights: np.ndarray) -> tuple[Sequence, int, int, int] | None:
+        """A source by weight, a sequence and one of its listed frames uniformly as the search frame, a template
+        frame uniformly among the visible frames before it, less than ``max_gap`` earlier: ``(sequence,
+        search_index, template_index, last visible frame before the search frame)``; None when there is none
+        that near."""
+        sequences, frames, visible = sources[rng.choice(len(sources), p=weights)]
+        which = int(rng.integers(len(sequences)))
+        sequence, search_index = sequences[which], int(frames[which][rng.integers(frames[which].size)])
+        before = visible[which][visible[which] < search_index]  # never empty: listed frames follow a visible one
+        earlier = before[before > search_index - self.options.max_gap]
+        if earlier.size == 0:
+            return None
+        return sequence, search_index, int(earlier[rng.integers(earlier.size)]), int(before[-1])
+
     def _absent_sample(self, rng: np.random.Generator, noise: np.random.Generator | None
                        ) -> tuple[TargetCrop, TargetCrop, np.ndarray]:
         """A target-absent pair (module docstring): its target box is NaN."""
         cfg, opt = self.config, self.options
         for _ in range(MAX_DRAWS):
-            sequences, hidden, seen = self.absent_sources[rng.choice(len(self.absent_sources), p=self.absent_weights)]
-            which = int(rng.integers(len(sequences)))
-            sequence, search_index = sequences[which], int(hidden[which][rng.integers(hidden[which].size)])
-            before = seen[which][seen[which] < search_index]  # never empty: hidden frames follow a visible one
-            earlier = before[before > search_index - opt.max_gap]
-            if earlier.size == 0:
+            drawn = self._search_and_template(rng, self.absent_sources, self.absent_weights)
+            if drawn is None:
                 continue
-            template_index = int(earlier[rng.integers(earlier.size)])
-            last_seen = sequence.groundtruth[int(before[-1])]
-            jittered = _jitter(last_seen, rng, opt)
+            sequence, search_index, template_index, last_visible = drawn
+            jittered = _jitter(sequence.groundtruth[last_visible], rng, opt)
             if jittered is None:
                 continue
             template = _crop(sequence, template_index, sequence.groundtruth[template_index], cfg.template_factor,
@@ -257,16 +265,12 @@ class PairSampler:
         centre lies outside the crop."""
         cfg, opt = self.config, self.options
         for _ in range(MAX_DRAWS):
-            sequences, crowded, seen = self.distractor_sources[
-                rng.choice(len(self.distractor_sources), p=self.distractor_weights)]
-            which = int(rng.integers(len(sequences)))
-            sequence, search_index = sequences[which], int(crowded[which][rng.integers(crowded[which].size)])
-            earlier = seen[which][(seen[which] < search_index) & (seen[which] > search_index - opt.max_gap)]
-            if earlier.size == 0:
+            drawn = self._search_and_template(rng, self.distractor_sources, self.distractor_weights)
+            if drawn is None:
                 continue
-            template_index = int(earlier[rng.integers(earlier.size)])
-            in_view = [boxes[search_index] for _, boxes in sorted(sequence.distractors.items())
-                       if _valid(boxes[search_index])]
+            sequence, search_index, template_index, _ = drawn
+            boxes = np.stack([kind_boxes[search_index] for _, kind_boxes in sorted(sequence.distractors.items())])
+            in_view = boxes[~invalid_boxes(boxes)]
             jittered = _jitter(in_view[int(rng.integers(len(in_view)))], rng, opt)
             if jittered is None:
                 continue
@@ -298,15 +302,21 @@ def _crop(sequence: Sequence, index: int, box: np.ndarray, factor: float, size: 
     return FramePair(rgb, x, sequence.x_format, bgr=True).crop(tuple(box), factor, size, config.patch_size, 0.0)
 
 
-def _valid(box: np.ndarray) -> bool:
-    return bool(np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0)
+def _frames_after_the_first_visible(sequences: list[Sequence], visible: list[np.ndarray], wanted
+                                    ) -> tuple[list[Sequence], list[np.ndarray], list[np.ndarray]] | None:
+    """``(sequences, frames, visible frames)`` of the sequences with frames where ``wanted(sequence)`` (an (N,)
+    bool) holds after their first visible frame, and those frames; None when no sequence has any."""
+    rows = [(s, np.flatnonzero(wanted(s) & (np.arange(len(s)) > frames[0])), frames)
+            for s, frames in zip(sequences, visible)]
+    rows = [row for row in rows if row[1].size]
+    return tuple(list(column) for column in zip(*rows)) if rows else None
 
 
 def _others_in_view(sequence: Sequence) -> np.ndarray:
     """(N,) bool: frames where the box of at least one other object is given."""
     in_view = np.zeros(len(sequence), dtype=bool)
     for boxes in sequence.distractors.values():
-        in_view |= np.array([_valid(box) for box in boxes], dtype=bool)
+        in_view |= ~invalid_boxes(boxes)
     return in_view
 
 
