@@ -259,10 +259,11 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     result = run_demo(args.model, args.out, clip=args.clip, frames=args.frames, size=args.size, device=args.device,
-                      dtype=args.dtype, backend=args.backend, render=not args.no_render)
+                      dtype=args.dtype, backend=args.backend, compile=args.compile, render=not args.no_render)
+    compiled = "" if result.compile_seconds is None else f", compiled (compiling took {result.compile_seconds:.1f} s)"
     print(f"{args.model} on {result.clip} ({result.frames} frames): success AUC {result.success_auc:.3f}, "
           f"precision {result.precision:.3f}, normalised precision {result.normalised_precision:.3f}, "
-          f"{result.frames_per_s:.1f} frames/s")
+          f"{result.frames_per_s:.1f} frames/s{compiled}")
     print(f"boxes -> {Path(args.out) / 'boxes.txt'}" + (f"; video -> {result.video}" if result.video else ""))
     return 0
 
@@ -380,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
     demo.add_argument("--dtype", default=None, choices=tuple(DTYPES), help="precision of the matrix products")
     demo.add_argument("--backend", default="torch", choices=backend_names())
+    demo.add_argument("--compile", action="store_true",
+                      help="torch.compile the network; it compiles on the first frames before the timing starts")
     demo.add_argument("--no-render", action="store_true", help="do not write demo.mp4")
     demo.set_defaults(run=_demo)
 

@@ -53,3 +53,17 @@ def test_the_readme_command_runs_as_written_and_again(tmp_path, monkeypatch, cap
         assert main(["demo", "--frames", "5", "--size", "96x80", "--device", "cpu", "--no-render"]) == 0
         assert len((tmp_path / "demo-output" / "boxes.txt").read_text().splitlines()) == 5
     assert f"{DEFAULT_MODEL} on" in capsys.readouterr().out
+
+
+def test_compiled_demo_tracks_as_the_eager_one_and_times_after_compiling(tmp_path, capsys):
+    """`sdstrack demo --compile`: torch.compile changes the speed, not the track (oracle: the eager run's boxes
+    on the same clip); compiling happens on the first frames before the timing, and the track starts afresh."""
+    from sdstrack.cli import main
+
+    eager = run_demo(out=tmp_path / "eager", frames=6, size=(96, 80), device="cpu", render=False)
+    assert eager.compile_seconds is None
+    assert main(["demo", "--clip", str(eager.clip), "--out", str(tmp_path / "compiled"), "--device", "cpu",
+                 "--no-render", "--compile"]) == 0
+    assert "frames/s, compiled (compiling took" in capsys.readouterr().out
+    compiled = np.loadtxt(tmp_path / "compiled" / "boxes.txt", delimiter=",")
+    assert np.allclose(compiled, np.loadtxt(tmp_path / "eager" / "boxes.txt", delimiter=","), atol=1e-3)
