@@ -212,13 +212,11 @@ class PairSampler:
             if later.size == 0:
                 continue
             search_index = int(later[rng.integers(later.size)])
-            template_box = sequence.groundtruth[template_index]
             search_box = sequence.groundtruth[search_index]
             jittered = _jitter(search_box, rng, opt, zoom)
             if jittered is None:
                 continue
-            template = _crop(sequence, template_index, template_box, cfg.template_factor, cfg.template_size, cfg)
-            search = _crop(sequence, search_index, jittered, cfg.search_factor, cfg.search_size, cfg, noise)
+            template, search = self._crop_pair(sequence, template_index, search_index, jittered, noise)
             target = _box_in_crop(search_box, jittered, search.resize_factor, cfg.search_size)
             return _augment(template, search, target, rng, opt)
         raise DatasetError(f"sample {index}: no template frame with a visible search frame after it in {MAX_DRAWS} "
@@ -240,10 +238,19 @@ class PairSampler:
             return None
         return sequence, search_index, int(earlier[rng.integers(earlier.size)]), int(before[-1])
 
+    def _crop_pair(self, sequence: Sequence, template_index: int, search_index: int, search_box: np.ndarray,
+                   noise: np.random.Generator | None) -> tuple[TargetCrop, TargetCrop]:
+        """The template crop around the template frame's ground truth and the search crop around ``search_box``
+        (jittered by the caller; its X image replaced by noise when ``noise`` is given)."""
+        cfg = self.config
+        template = _crop(sequence, template_index, sequence.groundtruth[template_index], cfg.template_factor,
+                         cfg.template_size, cfg)
+        return template, _crop(sequence, search_index, search_box, cfg.search_factor, cfg.search_size, cfg, noise)
+
     def _absent_sample(self, rng: np.random.Generator, noise: np.random.Generator | None
                        ) -> tuple[TargetCrop, TargetCrop, np.ndarray]:
         """A target-absent pair (module docstring): its target box is NaN."""
-        cfg, opt = self.config, self.options
+        opt = self.options
         for _ in range(MAX_DRAWS):
             drawn = self._search_and_template(rng, self.absent_sources, self.absent_weights)
             if drawn is None:
@@ -252,9 +259,7 @@ class PairSampler:
             jittered = _jitter(sequence.groundtruth[last_visible], rng, opt)
             if jittered is None:
                 continue
-            template = _crop(sequence, template_index, sequence.groundtruth[template_index], cfg.template_factor,
-                             cfg.template_size, cfg)
-            search = _crop(sequence, search_index, jittered, cfg.search_factor, cfg.search_size, cfg, noise)
+            template, search = self._crop_pair(sequence, template_index, search_index, jittered, noise)
             return _augment(template, search, np.full(4, np.nan), rng, opt)
         raise DatasetError(f"no target-absent pair in {MAX_DRAWS} draws: the frames where the target is absent "
                            f"lie more than max_gap={opt.max_gap} frames after every visible one")
@@ -274,9 +279,7 @@ class PairSampler:
             jittered = _jitter(in_view[int(rng.integers(len(in_view)))], rng, opt)
             if jittered is None:
                 continue
-            template = _crop(sequence, template_index, sequence.groundtruth[template_index], cfg.template_factor,
-                             cfg.template_size, cfg)
-            search = _crop(sequence, search_index, jittered, cfg.search_factor, cfg.search_size, cfg, noise)
+            template, search = self._crop_pair(sequence, template_index, search_index, jittered, noise)
             target = _box_in_crop(sequence.groundtruth[search_index], jittered, search.resize_factor, cfg.search_size)
             if not np.all((target[:2] >= 0) & (target[:2] <= 1)):
                 target = np.full(4, np.nan)
