@@ -192,8 +192,7 @@ def generate_sequence(name: str, x_format: str, length: int = 100, size: tuple[i
         if area == 0 or area < opts.min_visible * full:
             absent[t] = True
         else:
-            ys, xs = np.nonzero(visible.any(axis=1))[0], np.nonzero(visible.any(axis=0))[0]
-            boxes[t] = (xs[0], ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1)
+            boxes[t] = _extent(visible)
         attributes["occlusion"][t] = area < _OCCLUDED * full
         attributes["rgb_distractor"][t] = "rgb_distractor" in in_view
         attributes["x_distractor"][t] = "x_distractor" in in_view
@@ -406,13 +405,18 @@ class _Scene:
                 target_mask, drawn_target = hard, True
             elif drawn_target:
                 cover |= hard
-            distance = float(np.hypot(*(obj.centre[t] - target_centre)))
-            if obj.kind in OTHER_KINDS and hard.any() and distance < nearest.get(obj.kind, math.inf):
-                ys, xs = np.nonzero(hard.any(axis=1))[0], np.nonzero(hard.any(axis=0))[0]
-                in_view[obj.kind] = np.array([xs[0], ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1], dtype=float)
-                nearest[obj.kind] = distance
+            if obj.kind in OTHER_KINDS and hard.any():
+                distance = float(np.hypot(*(obj.centre[t] - target_centre)))
+                if distance < nearest.get(obj.kind, math.inf):
+                    in_view[obj.kind], nearest[obj.kind] = _extent(hard), distance
         visible = target_mask & ~cover
         return (np.clip(rgb + 0.5, 0, 255).astype(np.uint8), depth, heat, visible, int(target_mask.sum()), in_view)
+
+
+def _extent(mask: np.ndarray) -> np.ndarray:
+    """``x, y, w, h`` (float64, whole pixels) of the bounding box of a non-empty boolean mask's True pixels."""
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    return np.array([xs[0], ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1], dtype=float)
 
 
 def _smooth(rng: np.random.Generator, length: int) -> np.ndarray:
